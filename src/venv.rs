@@ -1,0 +1,258 @@
+//! wasipy virtual environments: creating the PEP 405 layout and finding a venv from the
+//! path its `python` was invoked by.
+
+use crate::pyvenv_cfg::{self, PyvenvCfg};
+use crate::runtime::Installed;
+use std::path::{Path, PathBuf};
+
+/// `pyvenv.cfg` key naming the wasipy version that wrote the venv.
+pub const KEY_WASIPY: &str = "wasipy";
+/// `pyvenv.cfg` key naming the runtime (an id in the runtime store).
+pub const KEY_RUNTIME: &str = "wasipy-runtime";
+
+/// Guest-side files copied into every venv's site-packages.
+const SHIMS: &[(&str, &str)] = &[
+    ("_wasipy.pth", include_str!("../shims/_wasipy.pth")),
+    ("_wasipy_shim.py", include_str!("../shims/_wasipy_shim.py")),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("`{path}` exists and is not a virtual environment (no pyvenv.cfg); choose another directory")]
+    NotAVenv { path: PathBuf },
+    #[error("`{path}` is a virtual environment wasipy did not make (no `{KEY_RUNTIME}` in pyvenv.cfg); remove it first or choose another directory")]
+    Foreign { path: PathBuf },
+    #[error("cannot write `{path}`: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("`{exe}` is not inside a wasipy venv (no pyvenv.cfg beside it or in its parent); create one with `wasipy venv DIR`")]
+    NotFound { exe: PathBuf },
+    #[error(transparent)]
+    Cfg(#[from] pyvenv_cfg::Error),
+    #[error("`{path}` names no runtime (`{KEY_RUNTIME} = ID` is missing); recreate the venv with `wasipy venv --clear {venv}`")]
+    NoRuntime { path: PathBuf, venv: PathBuf },
+}
+
+/// An existing venv.
+#[derive(Debug, Clone)]
+pub struct Venv {
+    pub dir: PathBuf,
+    pub cfg: PyvenvCfg,
+}
+
+impl Venv {
+    /// Opens the venv rooted at `dir` (reads its `pyvenv.cfg`).
+    pub fn open(dir: &Path) -> Result<Self, Error> {
+        let cfg = PyvenvCfg::read(&dir.join(pyvenv_cfg::FILE_NAME))?;
+        Ok(Self {
+            dir: dir.to_owned(),
+            cfg,
+        })
+    }
+
+    /// The runtime id this venv runs.
+    pub fn runtime_id(&self) -> Result<&str, Error> {
+        self.cfg
+            .get(KEY_RUNTIME)
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| Error::NoRuntime {
+                path: self.dir.join(pyvenv_cfg::FILE_NAME),
+                venv: self.dir.clone(),
+            })
+    }
+}
+
+/// The venv an interpreter at `exe` belongs to: `pyvenv.cfg` beside it or one level up
+/// (PEP 405), judged by the path itself, symlinks unresolved.
+pub fn venv_of(exe: &Path) -> Option<PathBuf> {
+    let bin = exe.parent()?;
+    [Some(bin), bin.parent()]
+        .into_iter()
+        .flatten()
+        .find(|dir| dir.join(pyvenv_cfg::FILE_NAME).is_file())
+        .map(Path::to_path_buf)
+}
+
+/// How `wasipy venv` was asked to make the venv.
+#[derive(Debug, Clone)]
+pub struct CreateOptions {
+    pub dir: PathBuf,
+    pub prompt: Option<String>,
+    pub clear: bool,
+}
+
+/// Creates (or refreshes) a venv at `opts.dir` for `runtime`, with `launcher` as its python.
+///
+/// A new venv is assembled in a hidden sibling directory and renamed into place, so an
+/// interrupted run leaves nothing behind; so is a `--clear`ed one. An existing wasipy venv
+/// without `--clear` is refreshed in place (its installed packages stay), each file replaced
+/// by rename, `pyvenv.cfg` last.
+pub fn create(opts: &CreateOptions, runtime: &Installed, launcher: &Path) -> Result<Venv, Error> {
+    let dir = std::path::absolute(&opts.dir).map_err(write_err(&opts.dir))?;
+    let existing = inspect(&dir)?;
+    if existing == Existing::Venv && !opts.clear {
+        populate(&dir, &dir, runtime, launcher, opts)?;
+        return Venv::open(&dir);
+    }
+    let parent = dir.parent().unwrap_or(Path::new("/"));
+    std::fs::create_dir_all(parent).map_err(write_err(parent))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".wasipy-venv-")
+        .tempdir_in(parent)
+        .map_err(write_err(parent))?;
+    populate(staging.path(), &dir, runtime, launcher, opts)?;
+    if existing == Existing::Venv {
+        let old = tempfile::Builder::new()
+            .prefix(".wasipy-old-venv-")
+            .tempdir_in(parent)
+            .map_err(write_err(parent))?;
+        std::fs::rename(&dir, old.path().join("venv")).map_err(write_err(&dir))?;
+    }
+    // rename(2) replaces an empty directory, which is what `Existing::Empty` is.
+    std::fs::rename(staging.path(), &dir).map_err(write_err(&dir))?;
+    let _ = staging.keep();
+    Venv::open(&dir)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Existing {
+    Nothing,
+    Empty,
+    Venv,
+}
+
+fn inspect(dir: &Path) -> Result<Existing, Error> {
+    if !dir.exists() {
+        return Ok(Existing::Nothing);
+    }
+    let cfg_path = dir.join(pyvenv_cfg::FILE_NAME);
+    if cfg_path.is_file() {
+        // Only ever replace a venv wasipy made: a damaged or foreign one is the user's call.
+        let cfg = PyvenvCfg::read(&cfg_path)?;
+        return match cfg.get(KEY_RUNTIME) {
+            Some(_) => Ok(Existing::Venv),
+            None => Err(Error::Foreign {
+                path: dir.to_owned(),
+            }),
+        };
+    }
+    let empty = dir.is_dir()
+        && std::fs::read_dir(dir)
+            .map_err(write_err(dir))?
+            .next()
+            .is_none();
+    if empty {
+        Ok(Existing::Empty)
+    } else {
+        Err(Error::NotAVenv {
+            path: dir.to_owned(),
+        })
+    }
+}
+
+/// Writes the venv's files into `root`, which will live at `final_dir`.
+fn populate(
+    root: &Path,
+    final_dir: &Path,
+    runtime: &Installed,
+    launcher: &Path,
+    opts: &CreateOptions,
+) -> Result<(), Error> {
+    let minor = runtime.minor_version();
+    let bin = root.join("bin");
+    let site = root
+        .join("lib")
+        .join(format!("python{minor}"))
+        .join("site-packages");
+    for dir in [&bin, &site] {
+        std::fs::create_dir_all(dir).map_err(write_err(dir))?;
+    }
+    install_launcher(launcher, &bin.join("python"))?;
+    for alias in ["python3".to_owned(), format!("python{minor}")] {
+        replace_symlink("python", &bin.join(alias))?;
+    }
+    for (name, text) in SHIMS {
+        write_file(&site.join(name), text.as_bytes())?;
+    }
+    write_file(&root.join(".gitignore"), b"# created by wasipy\n*\n")?;
+    let prompt = opts
+        .prompt
+        .clone()
+        .unwrap_or_else(|| default_prompt(final_dir));
+    let cfg = PyvenvCfg::from_pairs([
+        ("home", runtime.manifest.guest_home.as_str()),
+        ("implementation", "CPython"),
+        ("version", runtime.manifest.python_version.as_str()),
+        ("include-system-site-packages", "false"),
+        ("prompt", prompt.as_str()),
+        (KEY_WASIPY, env!("CARGO_PKG_VERSION")),
+        (KEY_RUNTIME, runtime.manifest.id.as_str()),
+    ]);
+    write_file(&root.join(pyvenv_cfg::FILE_NAME), cfg.render().as_bytes())
+}
+
+/// The prompt CPython's venv uses by default: the directory's name.
+fn default_prompt(dir: &Path) -> String {
+    dir.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "venv".to_owned())
+}
+
+/// Hard-links the launcher into the venv (a copy across filesystems), so the venv keeps
+/// working if wasipy is moved or rebuilt. Replaces any previous one by rename.
+fn install_launcher(launcher: &Path, dest: &Path) -> Result<(), Error> {
+    let tmp = dest.with_file_name(".python.wasipy-tmp");
+    let _ = std::fs::remove_file(&tmp);
+    if std::fs::hard_link(launcher, &tmp).is_err() {
+        std::fs::copy(launcher, &tmp).map_err(write_err(&tmp))?;
+    }
+    std::fs::rename(&tmp, dest).map_err(write_err(dest))
+}
+
+fn replace_symlink(target: &str, link: &Path) -> Result<(), Error> {
+    let tmp = link.with_file_name(".link.wasipy-tmp");
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(target, &tmp).map_err(write_err(&tmp))?;
+    std::fs::rename(&tmp, link).map_err(write_err(link))
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    crate::engine::write_atomically(path, bytes).map_err(write_err(path))
+}
+
+fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.to_owned();
+    move |source| Error::Write { path, source }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn venv_of_looks_beside_and_one_up() {
+        let tmp = tempfile::tempdir().unwrap();
+        let venv = tmp.path().join("v");
+        std::fs::create_dir_all(venv.join("bin")).unwrap();
+        assert_eq!(venv_of(&venv.join("bin/python")), None);
+        std::fs::write(venv.join("pyvenv.cfg"), "home = /x\n").unwrap();
+        assert_eq!(venv_of(&venv.join("bin/python")), Some(venv.clone()));
+        std::fs::write(venv.join("bin/pyvenv.cfg"), "home = /x\n").unwrap();
+        assert_eq!(venv_of(&venv.join("bin/python")), Some(venv.join("bin")));
+    }
+
+    #[test]
+    fn inspect_refuses_non_venvs() {
+        let tmp = tempfile::tempdir().unwrap();
+        assert_eq!(inspect(&tmp.path().join("new")).unwrap(), Existing::Nothing);
+        assert_eq!(inspect(tmp.path()).unwrap(), Existing::Empty);
+        std::fs::write(tmp.path().join("notes.txt"), "mine").unwrap();
+        assert!(matches!(inspect(tmp.path()), Err(Error::NotAVenv { .. })));
+        std::fs::write(tmp.path().join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        assert!(matches!(inspect(tmp.path()), Err(Error::Foreign { .. })));
+        std::fs::write(tmp.path().join("pyvenv.cfg"), "wasipy-runtime = x\n").unwrap();
+        assert_eq!(inspect(tmp.path()).unwrap(), Existing::Venv);
+    }
+}
