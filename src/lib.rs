@@ -3,6 +3,7 @@
 //! One multi-call binary: invoked under a name starting with `python` it is the launcher
 //! ([`launcher`]); otherwise it is the management CLI ([`cli`]).
 
+pub mod activation;
 pub mod catalogue;
 pub mod cli;
 pub mod cmdline;

@@ -181,6 +181,9 @@ fn populate(
         .prompt
         .clone()
         .unwrap_or_else(|| default_prompt(final_dir));
+    for (name, text) in crate::activation::render_all(final_dir, &prompt) {
+        write_file(&bin.join(name), text.as_bytes())?;
+    }
     let cfg = PyvenvCfg::from_pairs([
         ("home", runtime.manifest.guest_home.as_str()),
         ("implementation", "CPython"),

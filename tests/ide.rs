@@ -1,0 +1,204 @@
+//! What editors and tools do with an interpreter: helper scripts from their own dirs,
+//! `-I -B -c` probes, `-V`, and the REPL on a terminal.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const INFO_PY: &str = r#"
+import json, platform, site, sys, sysconfig
+print(json.dumps({
+    "executable": sys.executable,
+    "prefix": sys.prefix,
+    "base_prefix": sys.base_prefix,
+    "path": sys.path,
+    "version_info": list(sys.version_info[:3]),
+    "site_packages": site.getsitepackages(),
+    "purelib": sysconfig.get_paths()["purelib"],
+    "scripts": sysconfig.get_paths()["scripts"],
+    "python_version": platform.python_version(),
+}))
+"#;
+
+fn field<'a>(json: &'a serde_json::Value, key: &str) -> &'a str {
+    json[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} missing in {json}"))
+}
+
+#[test]
+fn editor_helper_in_its_own_dir_reports_host_paths() {
+    let venv = TestVenv::new();
+    let editor = tempfile::tempdir().unwrap();
+    let helpers = editor.path().join("helpers");
+    std::fs::create_dir(&helpers).unwrap();
+    std::fs::write(helpers.join("info.py"), INFO_PY).unwrap();
+    let third = tempfile::tempdir().unwrap();
+    let out = run_ok(
+        venv.python()
+            .current_dir(third.path())
+            .arg(helpers.join("info.py")),
+    );
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        field(&json, "executable"),
+        venv.bin("python").to_str().unwrap()
+    );
+    assert_eq!(field(&json, "prefix"), venv.dir.to_str().unwrap());
+    assert_eq!(field(&json, "python_version"), "3.12.0");
+    assert_eq!(json["version_info"], serde_json::json!([3, 12, 0]));
+    let site = venv.dir.join("lib/python3.12/site-packages");
+    assert_eq!(
+        json["site_packages"],
+        serde_json::json!([site.to_str().unwrap()])
+    );
+    assert_eq!(field(&json, "purelib"), site.to_str().unwrap());
+    assert_eq!(
+        field(&json, "scripts"),
+        venv.dir.join("bin").to_str().unwrap()
+    );
+    for key in ["executable", "prefix", "base_prefix", "purelib", "scripts"] {
+        assert!(
+            std::path::Path::new(field(&json, key)).exists(),
+            "{key} does not exist on the host"
+        );
+    }
+    assert_eq!(
+        json["path"][0],
+        serde_json::json!(helpers.to_str().unwrap()),
+        "script dir first"
+    );
+}
+
+#[test]
+fn isolated_probe_with_a_cache_dir_on_sys_path() {
+    let venv = TestVenv::new();
+    let cache = tempfile::tempdir().unwrap();
+    std::fs::write(cache.path().join("probe_mod.py"), INFO_PY).unwrap();
+    let code = format!(
+        "import sys; sys.path.insert(0, {:?}); import probe_mod",
+        cache.path().to_str().unwrap()
+    );
+    let third = tempfile::tempdir().unwrap();
+    let out = run_ok(
+        venv.python()
+            .current_dir(third.path())
+            .args(["-I", "-B", "-c", &code]),
+    );
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        field(&json, "executable"),
+        venv.bin("python").to_str().unwrap()
+    );
+    assert_eq!(field(&json, "prefix"), venv.dir.to_str().unwrap());
+    assert!(
+        std::fs::read_dir(cache.path())
+            .unwrap()
+            .all(|e| e.unwrap().file_name() != "__pycache__"),
+        "-B"
+    );
+}
+
+#[test]
+fn version_and_help_flags_behave_like_cpython() {
+    let venv = TestVenv::new();
+    assert_eq!(run_ok(venv.python().arg("-V")), "Python 3.12.0\n");
+    assert_eq!(run_ok(venv.python().arg("--version")), "Python 3.12.0\n");
+    assert!(run_ok(venv.python().arg("-h")).contains("-c cmd"));
+    let flags = run_ok(venv.python().args([
+        "-E", "-s", "-B", "-u", "-O", "-W", "error", "-X", "utf8", "-c",
+        "import sys; f = sys.flags; print(f.ignore_environment, f.no_user_site, f.dont_write_bytecode, f.optimize, f.utf8_mode, sys.warnoptions)",
+    ]));
+    assert_eq!(flags, "1 1 1 1 1 ['error']\n");
+    let no_site = run_ok(venv.python().args([
+        "-S",
+        "-c",
+        "import sys; print(sys.flags.no_site, 'site' in sys.modules)",
+    ]));
+    assert_eq!(no_site, "1 False\n");
+}
+
+#[test]
+fn program_from_stdin_runs_non_interactively() {
+    let venv = TestVenv::new();
+    for args in [&["-"][..], &[][..]] {
+        let mut child = venv
+            .python()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"print(6 * 7)\n")
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "42\n", "{args:?}");
+    }
+}
+
+/// Runs `python ARGS` on a pseudo-terminal (util-linux `script`), typing `input`.
+fn on_a_pty(venv: &TestVenv, args: &str, input: &[u8]) -> (String, Option<i32>) {
+    let command = format!("'{}' {args}", venv.bin("python").display());
+    let mut child = Command::new("script")
+        .args(["-qfec", &command, "/dev/null"])
+        .env("WASIPY_HOME", shared_home())
+        .env("WASIPY_CACHE_DIR", shared_cache())
+        .env("TERM", "dumb")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input).unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "REPL did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(stdin);
+    (reader.join().unwrap(), status.code())
+}
+
+#[test]
+fn repl_on_a_terminal_evaluates_and_exits_on_eof() {
+    let venv = TestVenv::new();
+    let (out, code) = on_a_pty(&venv, "", b"1+1\n\x04");
+    assert!(out.contains(">>> "), "no prompt: {out}");
+    // Typed input may be echoed before the prompt appears; the result follows a prompt.
+    assert!(
+        out.contains(">>> 2\r\n") || out.contains("\n2\r\n"),
+        "1+1 not evaluated: {out:?}"
+    );
+    assert_eq!(code, Some(0), "{out}");
+}
+
+#[test]
+fn dash_i_after_a_script_enters_the_repl() {
+    let venv = TestVenv::new();
+    let script = venv.tmp.path().join("s.py");
+    std::fs::write(&script, "answer = 40\n").unwrap();
+    let (out, code) = on_a_pty(
+        &venv,
+        &format!("-i '{}'", script.display()),
+        b"answer + 2\nexit()\n",
+    );
+    assert!(out.contains("42"), "{out:?}");
+    assert_eq!(code, Some(0), "{out}");
+}
