@@ -86,9 +86,11 @@ pub fn powershell_quote(s: &str) -> String {
 mod tests {
     use super::*;
 
+    type Quote = fn(&str) -> String;
+
     #[test]
     fn quotes_each_shells_way() {
-        let cases: &[(fn(&str) -> String, &str, &str)] = &[
+        let cases: &[(Quote, &str, &str)] = &[
             (posix_quote, "/a b/é", "'/a b/é'"),
             (posix_quote, "it's $HOME", r"'it'\''s $HOME'"),
             (fish_quote, r"a\b'c", r"'a\\b\'c'"),
