@@ -28,20 +28,21 @@ fn from_env(var: &str) -> Option<PathBuf> {
 
 /// The runtime store's root: `$WASIPY_HOME`, else e.g. `~/.local/share/wasipy`.
 pub fn data_home() -> Result<PathBuf, Error> {
-    from_env(HOME_VAR)
-        .or_else(|| project_dirs().map(|d| d.data_dir().to_owned()))
-        .ok_or(Error::NoHome {
-            what: "data",
-            var: HOME_VAR,
-        })
+    located(HOME_VAR, "data", |d| d.data_dir().to_owned())
 }
 
 /// The cache's root: `$WASIPY_CACHE_DIR`, else e.g. `~/.cache/wasipy`.
 pub fn cache_home() -> Result<PathBuf, Error> {
-    from_env(CACHE_VAR)
-        .or_else(|| project_dirs().map(|d| d.cache_dir().to_owned()))
-        .ok_or(Error::NoHome {
-            what: "cache",
-            var: CACHE_VAR,
-        })
+    located(CACHE_VAR, "cache", |d| d.cache_dir().to_owned())
+}
+
+/// `var` if set and non-empty, else the platform's directory of that kind.
+fn located(
+    var: &'static str,
+    what: &'static str,
+    pick: fn(&directories::ProjectDirs) -> PathBuf,
+) -> Result<PathBuf, Error> {
+    from_env(var)
+        .or_else(|| project_dirs().map(|d| pick(&d)))
+        .ok_or(Error::NoHome { what, var })
 }

@@ -111,12 +111,7 @@ fn refuses_to_overwrite_a_non_venv_directory() {
 fn missing_runtime_names_the_fix() {
     let venv = TestVenv::new();
     let empty_home = tempfile::tempdir().unwrap();
-    let out = venv
-        .python()
-        .env("WASIPY_HOME", empty_home.path())
-        .args(["-c", "pass"])
-        .output()
-        .unwrap();
+    let out = run_with_home(&venv, empty_home.path());
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -142,24 +137,14 @@ fn corrupt_runtime_file_is_named() {
     let mut bytes = std::fs::read(&wasm).unwrap();
     bytes[1000] ^= 0xff;
     std::fs::write(&wasm, &bytes).unwrap();
-    let out = venv
-        .python()
-        .env("WASIPY_HOME", home.path())
-        .args(["-c", "pass"])
-        .output()
-        .unwrap();
+    let out = run_with_home(&venv, home.path());
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains(&format!("`{}`", wasm.display())), "{err}");
     assert!(err.contains("corrupt"), "{err}");
     // Truncated: the same.
     std::fs::write(&wasm, &bytes[..bytes.len() / 2]).unwrap();
-    let out = venv
-        .python()
-        .env("WASIPY_HOME", home.path())
-        .args(["-c", "pass"])
-        .output()
-        .unwrap();
+    let out = run_with_home(&venv, home.path());
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("corrupt"), "{}", stderr(&out));
 }
@@ -200,4 +185,13 @@ fn broken_pyvenv_cfg_is_named() {
     );
     std::fs::write(&cfg_path, good).unwrap();
     run_ok(venv.python().args(["-c", "pass"]));
+}
+
+/// `python -c pass` in `venv` with the runtime store at `home`.
+fn run_with_home(venv: &TestVenv, home: &Path) -> std::process::Output {
+    venv.python()
+        .env("WASIPY_HOME", home)
+        .args(["-c", "pass"])
+        .output()
+        .unwrap()
 }
