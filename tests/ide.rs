@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const INFO_PY: &str = r#"
@@ -125,21 +125,8 @@ fn version_and_help_flags_behave_like_cpython() {
 fn program_from_stdin_runs_non_interactively() {
     let venv = TestVenv::new();
     for args in [&["-"][..], &[][..]] {
-        let mut child = venv
-            .python()
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(b"print(6 * 7)\n")
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success());
+        let out = output_with_stdin(venv.python().args(args), b"print(6 * 7)\n");
+        assert!(out.status.success(), "{}", stderr(&out));
         assert_eq!(String::from_utf8_lossy(&out.stdout), "42\n", "{args:?}");
     }
 }
@@ -147,10 +134,8 @@ fn program_from_stdin_runs_non_interactively() {
 /// Runs `python ARGS` on a pseudo-terminal (util-linux `script`), typing `input`.
 fn on_a_pty(venv: &TestVenv, args: &str, input: &[u8]) -> (String, Option<i32>) {
     let command = format!("'{}' {args}", venv.bin("python").display());
-    let mut child = Command::new("script")
+    let mut child = store_command("script")
         .args(["-qfec", &command, "/dev/null"])
-        .env("WASIPY_HOME", shared_home())
-        .env("WASIPY_CACHE_DIR", shared_cache())
         .env("TERM", "dumb")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

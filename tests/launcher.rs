@@ -3,7 +3,6 @@
 mod common;
 
 use common::*;
-use std::io::Write;
 use std::process::Stdio;
 
 #[test]
@@ -40,22 +39,12 @@ fn script_in_cwd_reads_stdin_and_writes_a_file_the_host_sees() {
          print('to stderr', file=sys.stderr)\n",
     )
     .unwrap();
-    let mut child = venv
-        .python()
-        .current_dir(&work)
-        .args(["app.py", "arg1", "arg two"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"hello from stdin\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = output_with_stdin(
+        venv.python()
+            .current_dir(&work)
+            .args(["app.py", "arg1", "arg two"]),
+        b"hello from stdin\n",
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let expected = format!(
         "['app.py', 'arg1', 'arg two'] {} {}\n",
@@ -142,22 +131,27 @@ fn aliases_absolute_relative_and_path_lookup_find_the_venv() {
         assert_eq!(out, expected, "{name}");
     }
     // Relative path from the venv's parent.
-    let mut relative = std::process::Command::new(".venv/bin/python3");
-    relative.current_dir(venv.tmp.path());
-    let out = run_ok(with_store(&mut relative).args(["-c", probe]));
+    let out = run_ok(
+        store_command(".venv/bin/python3")
+            .current_dir(venv.tmp.path())
+            .args(["-c", probe]),
+    );
     assert!(
         out.starts_with(&format!("{} ", venv.bin("python3").display())),
         "{out}"
     );
     // A bare name found on PATH.
-    let mut bare = std::process::Command::new("python3.12");
     let path = format!(
         "{}:{}",
         venv.dir.join("bin").display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    bare.env("PATH", path).current_dir(elsewhere.path());
-    let out = run_ok(with_store(&mut bare).args(["-c", probe]));
+    let out = run_ok(
+        store_command("python3.12")
+            .env("PATH", path)
+            .current_dir(elsewhere.path())
+            .args(["-c", probe]),
+    );
     assert!(
         out.starts_with(&format!("{} ", venv.bin("python3.12").display())),
         "{out}"
@@ -165,15 +159,9 @@ fn aliases_absolute_relative_and_path_lookup_find_the_venv() {
 }
 
 fn python_named(venv: &TestVenv, name: &str) -> std::process::Command {
-    let mut cmd = std::process::Command::new(venv.bin(name));
-    with_store(&mut cmd);
+    let mut cmd = store_command(venv.bin(name));
+    cmd.stdin(Stdio::null());
     cmd
-}
-
-fn with_store(cmd: &mut std::process::Command) -> &mut std::process::Command {
-    cmd.env("WASIPY_HOME", shared_home())
-        .env("WASIPY_CACHE_DIR", shared_cache())
-        .stdin(Stdio::null())
 }
 
 #[test]

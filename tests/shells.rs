@@ -5,7 +5,6 @@ mod common;
 
 use common::*;
 use std::path::Path;
-use std::process::Command;
 
 /// A venv in a directory whose path has a space and a non-ASCII character.
 fn awkward_venv() -> (tempfile::TempDir, std::path::PathBuf) {
@@ -17,7 +16,7 @@ fn awkward_venv() -> (tempfile::TempDir, std::path::PathBuf) {
 }
 
 fn shell(name: &str, script: &str, cwd: &Path) -> String {
-    let mut cmd = Command::new(name);
+    let mut cmd = store_command(name);
     if name == "tcsh" {
         // tcsh expands aliases per line: run a file so `deactivate` is its own line.
         let file = cwd.join("t.csh");
@@ -27,8 +26,6 @@ fn shell(name: &str, script: &str, cwd: &Path) -> String {
         cmd.arg("-c").arg(script);
     }
     cmd.current_dir(cwd)
-        .env("WASIPY_HOME", shared_home())
-        .env("WASIPY_CACHE_DIR", shared_cache())
         .env_remove("VIRTUAL_ENV")
         .env_remove("VIRTUAL_ENV_DISABLE_PROMPT");
     run_ok(&mut cmd)
@@ -141,10 +138,9 @@ fn a_users_symlink_elsewhere_follows_to_the_venv() {
     std::fs::create_dir(&elsewhere).unwrap();
     let link = elsewhere.join("python-wasi");
     std::os::unix::fs::symlink(venv.join("bin/python3"), &link).unwrap();
-    let mut cmd = Command::new(&link);
-    cmd.env("WASIPY_HOME", shared_home())
-        .env("WASIPY_CACHE_DIR", shared_cache());
-    let out = run_ok(cmd.args(["-c", "import sys; print(sys.prefix); print(sys.executable)"]));
+    let out = run_ok(
+        store_command(&link).args(["-c", "import sys; print(sys.prefix); print(sys.executable)"]),
+    );
     assert_eq!(
         out,
         format!(

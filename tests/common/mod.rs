@@ -2,6 +2,8 @@
 //! warmed once per test binary), and fresh venvs in temp dirs.
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -18,12 +20,17 @@ pub fn shared_cache() -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wasipy-cache")
 }
 
-/// `wasipy` (management CLI) with the shared store.
-pub fn wasipy() -> Command {
-    let mut cmd = Command::new(BIN);
+/// `program` run with the shared runtime store and compile cache.
+pub fn store_command(program: impl AsRef<OsStr>) -> Command {
+    let mut cmd = Command::new(program);
     cmd.env("WASIPY_HOME", shared_home())
         .env("WASIPY_CACHE_DIR", shared_cache());
     cmd
+}
+
+/// `wasipy` (management CLI) with the shared store.
+pub fn wasipy() -> Command {
+    store_command(BIN)
 }
 
 /// Installs the default runtime and compiles it once, before any test uses it.
@@ -84,11 +91,21 @@ impl TestVenv {
 
 /// The venv's `bin/python`, run with the shared store and cache.
 pub fn python(venv: &Path) -> Command {
-    let mut cmd = Command::new(venv.join("bin/python"));
-    cmd.env("WASIPY_HOME", shared_home())
-        .env("WASIPY_CACHE_DIR", shared_cache())
-        .stdin(Stdio::null());
+    let mut cmd = store_command(venv.join("bin/python"));
+    cmd.stdin(Stdio::null());
     cmd
+}
+
+/// Runs `cmd` with `input` on its stdin and its output captured.
+pub fn output_with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
 }
 
 pub fn stdout(out: &Output) -> String {
