@@ -2,7 +2,9 @@
 
 WASI preview 1 cannot tell the guest some things a native process simply has, so the
 launcher passes them in private environment variables. Each fix below applies one and
-removes its variable, so user code and child processes never see them.
+removes its variable, so user code and child processes never see them. Everything here
+is cheap: heavier help (HTTP through the host bridge) is imported only when the module it
+patches is imported.
 """
 
 import os as _os
@@ -27,5 +29,105 @@ def _restore_script_name():
         _sys.argv[0] = name
 
 
+def _host_facts():
+    """``__WASIPY_HOST`` = ``uid,euid,gid,egid,umask,columns,lines`` of the host process."""
+    facts = _os.environ.pop("__WASIPY_HOST", None)
+    try:
+        uid, euid, gid, egid, umask, columns, lines = (int(x) for x in facts.split(","))
+    except (AttributeError, ValueError):
+        return
+    _add_ids(uid, euid, gid, egid)
+    _add_umask(umask)
+    _add_terminal_size(columns, lines)
+
+
+def _add_ids(uid, euid, gid, egid):
+    """WASI has no users; report the host user running the launcher (pip, platformdirs
+    and getpass ask)."""
+    for name, value in (("getuid", uid), ("geteuid", euid), ("getgid", gid), ("getegid", egid)):
+        if not hasattr(_os, name):
+            setattr(_os, name, lambda value=value: value)
+    if not hasattr(_os, "getgroups"):
+        _os.getgroups = lambda: [gid]
+
+
+def _add_umask(initial):
+    """WASI has no umask. Keep the value the host started with so ``os.umask(m)`` returns
+    the previous mask as usual; files are created under the host process's umask."""
+    if hasattr(_os, "umask"):
+        return
+    current = [initial]
+
+    def umask(mask, /):
+        previous, current[0] = current[0], mask & 0o777
+        return previous
+
+    _os.umask = umask
+
+
+def _add_terminal_size(columns, lines):
+    """The terminal size does not cross WASI; the launcher measured it at start-up."""
+    if hasattr(_os, "get_terminal_size"):
+        return
+
+    def get_terminal_size(fd=1, /):
+        if columns > 0 and _os.isatty(fd):
+            return _os.terminal_size((columns, lines))
+        raise OSError(25, "Inappropriate ioctl for device")
+
+    _os.get_terminal_size = get_terminal_size
+
+
+# Modules patched right after they are first imported: name -> "module:function".
+_PATCHES = {
+    "urllib.request": "_wasipy_http:patch_urllib",
+    "requests.adapters": "_wasipy_http:patch_requests",
+    "pip._vendor.requests.adapters": "_wasipy_http:patch_requests",
+    "pip._internal.models.search_scope": "_wasipy_http:patch_pip_search_scope",
+    "pip._internal.cli.index_command": "_wasipy_http:patch_pip_index_command",
+    "rich.live": "_wasipy_compat:patch_rich_live",
+    "pip._vendor.rich.live": "_wasipy_compat:patch_rich_live",
+    "rich.progress": "_wasipy_compat:patch_rich_progress",
+    "pip._vendor.rich.progress": "_wasipy_compat:patch_rich_progress",
+}
+
+
+class _PatchLoader:
+    """Runs the real loader, then the patch, and leaves the module's loader unchanged."""
+
+    def __init__(self, loader, patch):
+        self.loader, self.patch = loader, patch
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        module.__loader__ = module.__spec__.loader = self.loader
+        self.loader.exec_module(module)
+        target, _, func = self.patch.partition(":")
+        getattr(__import__(target), func)(module)
+
+
+class _PatchFinder:
+    """A meta path finder that only answers for the modules in ``_PATCHES``."""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        patch = _PATCHES.get(name)
+        if patch is None:
+            return None
+        for finder in _sys.meta_path:
+            if finder is _PatchFinder or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None and spec.loader is not None:
+                spec.loader = _PatchLoader(spec.loader, patch)
+                return spec
+        return None
+
+
 _restore_cwd()
 _restore_script_name()
+_host_facts()
+if _PatchFinder not in _sys.meta_path:
+    _sys.meta_path.insert(0, _PatchFinder)

@@ -1,6 +1,7 @@
 //! The management CLI (`wasipy venv`, `wasipy runtime ...`).
 
 use crate::runtime::{self, Store};
+use crate::seed::PipSource;
 use crate::venv::{self, CreateOptions};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -32,6 +33,15 @@ enum Command {
         /// Delete the environment's contents first, if it is a wasipy venv.
         #[arg(long)]
         clear: bool,
+        /// Do not install pip (by default the newest pip from the index is installed).
+        #[arg(long, conflicts_with_all = ["pip_wheel", "find_links"])]
+        without_pip: bool,
+        /// Install pip from this wheel file (works offline).
+        #[arg(long, value_name = "FILE", conflicts_with = "find_links")]
+        pip_wheel: Option<PathBuf>,
+        /// Install the newest pip wheel found in this directory (works offline).
+        #[arg(long, value_name = "DIR")]
+        find_links: Option<PathBuf>,
     },
     /// Manage CPython-WASI runtimes.
     #[command(subcommand)]
@@ -59,7 +69,24 @@ pub fn main() -> anyhow::Result<i32> {
             runtime,
             prompt,
             clear,
-        } => create_venv(CreateOptions { dir, prompt, clear }, runtime.as_deref()),
+            without_pip,
+            pip_wheel,
+            find_links,
+        } => {
+            let pip = match (without_pip, pip_wheel, find_links) {
+                (true, _, _) => PipSource::None,
+                (_, Some(file), _) => PipSource::Wheel(file),
+                (_, _, Some(dir)) => PipSource::FindLinks(dir),
+                _ => PipSource::Index,
+            };
+            let opts = CreateOptions {
+                dir,
+                prompt,
+                clear,
+                pip,
+            };
+            create_venv(opts, runtime.as_deref())
+        }
         Command::Runtime(RuntimeCommand::Install { id, force }) => install(id.as_deref(), force),
         Command::Runtime(RuntimeCommand::List) => list(),
     }
@@ -70,12 +97,13 @@ fn create_venv(opts: CreateOptions, runtime_id: Option<&str>) -> anyhow::Result<
     let store = Store::from_env()?;
     let installed = store.ensure(entry)?;
     let launcher = std::env::current_exe()?;
-    let venv = venv::create(&opts, &installed, &launcher)?;
+    let (venv, pip) = venv::create(&opts, &installed, &launcher)?;
     eprintln!(
-        "Created {} with CPython {} (WASI, runtime {})",
+        "Created {} with CPython {} (WASI, runtime {}){}",
         venv.dir.display(),
         installed.manifest.python_version,
-        installed.manifest.id
+        installed.manifest.id,
+        pip.map(|p| format!(" and {p}")).unwrap_or_default()
     );
     Ok(0)
 }

@@ -1,6 +1,7 @@
 //! Embedded wasmtime: engine settings, the compiled-module cache (keyed by runtime SHA-256 and
 //! the engine's compatibility hash, loaded by mmap), and running one guest to its exit code.
 
+use crate::bridge::{self, Bridge};
 use crate::mounts::{Access, Mount};
 use crate::runtime::{self, Installed};
 use std::hash::{Hash, Hasher};
@@ -68,12 +69,23 @@ impl std::fmt::Display for GuestExit {
 
 impl std::error::Error for GuestExit {}
 
-/// What one guest run sees: its argv, environment and preopened directories.
+/// What one guest run sees: its argv, environment, preopened directories and bridge.
 #[derive(Debug, Clone, Default)]
 pub struct Guest {
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
     pub mounts: Vec<Mount>,
+    pub bridge: Option<bridge::Config>,
+}
+
+/// The store's state: the WASI context and the host bridge beside it.
+struct Host {
+    wasi: WasiP1Ctx,
+    bridge: Bridge,
+}
+
+fn host_parts(host: &mut Host) -> (&mut WasiP1Ctx, &mut Bridge) {
+    (&mut host.wasi, &mut host.bridge)
 }
 
 /// Prints a phase timing when `WASIPY_LOG=debug`.
@@ -235,11 +247,15 @@ fn run_on_this_thread(
     guest: &Guest,
     timer: &Timer,
 ) -> Result<i32, Error> {
-    let wasi = wasi_context(guest)?;
-    let mut store = Store::new(engine, wasi);
-    let mut linker: Linker<WasiP1Ctx> = Linker::new(engine);
-    p1::add_to_linker_sync(&mut linker, |cx| cx).map_err(|e| Error::Instantiate(e.to_string()))?;
-    shadow_proc_exit(&mut linker).map_err(|e| Error::Instantiate(e.to_string()))?;
+    let (wasi, bridge) = wasi_context(guest)?;
+    let mut store = Store::new(engine, Host { wasi, bridge });
+    let mut linker: Linker<Host> = Linker::new(engine);
+    let setup = |e: wasmtime::Error| Error::Instantiate(e.to_string());
+    p1::add_to_linker_sync(&mut linker, |host: &mut Host| &mut host.wasi).map_err(setup)?;
+    shadow_proc_exit(&mut linker).map_err(setup)?;
+    if guest.bridge.is_some() {
+        bridge::wasi::shadow(&mut linker, host_parts).map_err(setup)?;
+    }
     let instance = linker
         .instantiate(&mut store, module)
         .map_err(|e| Error::Instantiate(e.to_string()))?;
@@ -255,8 +271,9 @@ fn run_on_this_thread(
     }
 }
 
-/// Applies argv, environment, stdio and mounts to a WASI preview 1 context.
-fn wasi_context(guest: &Guest) -> Result<WasiP1Ctx, Error> {
+/// Applies argv, environment, stdio and mounts to a WASI preview 1 context, and sets up the
+/// bridge's private preopen after the guest's mounts.
+fn wasi_context(guest: &Guest) -> Result<(WasiP1Ctx, Bridge), Error> {
     let mut builder = WasiCtxBuilder::new();
     // Must precede the preopens: each preopened dir captures this setting.
     builder.allow_blocking_current_thread(true);
@@ -266,24 +283,44 @@ fn wasi_context(guest: &Guest) -> Result<WasiP1Ctx, Error> {
         builder.env(key, value);
     }
     for mount in &guest.mounts {
-        let perms = match mount.access {
-            Access::ReadOnly => FsPerms::ReadOnly,
-            Access::ReadWrite => FsPerms::ReadWrite,
-        };
-        builder
-            .preopened_dir(&mount.host, &mount.guest, perms)
-            .map_err(|e| Error::Mount {
-                host: mount.host.clone(),
-                guest: mount.guest.clone(),
-                reason: e.to_string(),
-            })?;
+        preopen(&mut builder, mount)?;
     }
-    Ok(builder.build_p1())
+    let bridge = match &guest.bridge {
+        Some(config) => {
+            let mount = Mount {
+                host: config.host_dir.clone(),
+                guest: bridge::GUEST_DIR.to_owned(),
+                access: Access::ReadOnly,
+            };
+            let _ = std::fs::create_dir_all(&mount.host);
+            preopen(&mut builder, &mount)?;
+            // wasmtime-wasi numbers preopens from 3 in the order they were added.
+            let fd = 3 + guest.mounts.len() as u32;
+            Bridge::new(Some(fd), config.network.clone())
+        }
+        None => Bridge::new(None, bridge::net::Policy::Off),
+    };
+    Ok((builder.build_p1(), bridge))
+}
+
+fn preopen(builder: &mut WasiCtxBuilder, mount: &Mount) -> Result<(), Error> {
+    let perms = match mount.access {
+        Access::ReadOnly => FsPerms::ReadOnly,
+        Access::ReadWrite => FsPerms::ReadWrite,
+    };
+    builder
+        .preopened_dir(&mount.host, &mount.guest, perms)
+        .map(|_| ())
+        .map_err(|e| Error::Mount {
+            host: mount.host.clone(),
+            guest: mount.guest.clone(),
+            reason: e.to_string(),
+        })
 }
 
 /// wasmtime-wasi refuses exit codes >= 126 (they come back as a trap); CPython uses them
 /// (`sys.exit(200)`), so `proc_exit` is replaced by one that carries any code out.
-fn shadow_proc_exit(linker: &mut Linker<WasiP1Ctx>) -> wasmtime::Result<()> {
+fn shadow_proc_exit(linker: &mut Linker<Host>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
     linker.func_wrap(
         "wasi_snapshot_preview1",

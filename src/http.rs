@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
@@ -58,7 +58,7 @@ pub fn agent() -> Result<&'static ureq::Agent, Error> {
 }
 
 /// The operating system's trusted roots plus any bundle named by pip's variables.
-fn root_certs() -> Result<Vec<Certificate<'static>>, Error> {
+pub(crate) fn root_certs() -> Result<Vec<Certificate<'static>>, Error> {
     let native = rustls_native_certs::load_native_certs();
     let mut certs: Vec<Certificate<'static>> = native
         .certs
@@ -75,18 +75,29 @@ fn root_certs() -> Result<Vec<Certificate<'static>>, Error> {
         if path.is_dir() {
             continue; // a directory of hashed certs (SSL_CERT_DIR style): read by the native loader
         }
-        let pem = std::fs::read(&path).map_err(|source| Error::CaBundle {
-            path: path.clone(),
-            var,
-            source,
-        })?;
-        for item in ureq::tls::parse_pem(&pem).flatten() {
-            if let PemItem::Certificate(cert) = item {
-                certs.push(cert.to_owned());
-            }
-        }
+        certs.extend(read_bundle(&path, var)?);
     }
     Ok(certs)
+}
+
+/// The certificates of one PEM bundle (requests' `verify="/path/ca.pem"`).
+pub(crate) fn bundle_certs(path: &Path) -> Result<Vec<Certificate<'static>>, Error> {
+    read_bundle(path, "verify")
+}
+
+fn read_bundle(path: &Path, var: &'static str) -> Result<Vec<Certificate<'static>>, Error> {
+    let pem = std::fs::read(path).map_err(|source| Error::CaBundle {
+        path: path.to_owned(),
+        var,
+        source,
+    })?;
+    Ok(ureq::tls::parse_pem(&pem)
+        .flatten()
+        .filter_map(|item| match item {
+            PemItem::Certificate(cert) => Some(cert.to_owned()),
+            _ => None,
+        })
+        .collect())
 }
 
 /// Splits `user:password@` out of a URL, returning the bare URL and a Basic auth header.

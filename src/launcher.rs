@@ -5,13 +5,14 @@ use crate::cmdline::{self, Target};
 use crate::engine::{self, Guest, Timer};
 use crate::runtime::Store;
 use crate::venv::{self, Venv};
-use crate::{dirs, mounts};
+use crate::{bridge, dirs, mounts};
 use std::ffi::{OsStr, OsString};
 use std::path::{Component, Path, PathBuf};
 
 /// Private variables for the guest shim (`shims/_wasipy_shim.py`), removed there.
 pub const CWD_VAR: &str = "__WASIPY_CWD";
 pub const SCRIPT_VAR: &str = "__WASIPY_SCRIPT";
+pub const HOST_VAR: &str = "__WASIPY_HOST";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -30,14 +31,19 @@ pub fn main(argv0: &OsStr, args: Vec<OsString>) -> anyhow::Result<i32> {
     let runtime = store.load(venv.runtime_id()?)?;
     let args = utf8_args(args)?;
     timer.mark("venv and runtime located");
+    let cache = dirs::cache_home()?;
     let guest = Guest {
         argv: Vec::new(),
         env: host_env(),
         mounts: mounts::transparent(),
+        bridge: Some(bridge::Config {
+            host_dir: cache.join("bridge"),
+            network: venv.network(),
+        }),
     };
-    let guest = plan(guest, &exe, &args, cwd.as_deref());
+    let mut guest = plan(guest, &exe, &args, cwd.as_deref());
+    guest.env.push((HOST_VAR.to_owned(), host_facts()));
     let engine = engine::engine()?;
-    let cache = dirs::cache_home()?;
     let module = engine::load_module(&engine, &runtime, &cache, &timer)?;
     match engine::run(&engine, &module, guest, &timer) {
         Ok(code) => Ok(code),
@@ -74,8 +80,31 @@ pub fn plan(mut guest: Guest, exe: &Path, args: &[String], cwd: Option<&Path>) -
 fn host_env() -> Vec<(String, String)> {
     std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .filter(|(k, _)| k != CWD_VAR && k != SCRIPT_VAR)
+        .filter(|(k, _)| ![CWD_VAR, SCRIPT_VAR, HOST_VAR].contains(&k.as_str()))
         .collect()
+}
+
+/// What WASI cannot ask the host: `uid,euid,gid,egid,umask,columns,lines` (columns and
+/// lines are 0 without a terminal). Read by `shims/_wasipy_shim.py`.
+fn host_facts() -> String {
+    // SAFETY: plain libc queries; umask is set back at once, before any thread starts.
+    let (uid, euid, gid, egid, umask) = unsafe {
+        let mask = libc::umask(0o022);
+        libc::umask(mask);
+        (libc::getuid(), libc::geteuid(), libc::getgid(), libc::getegid(), mask)
+    };
+    let (columns, lines) = terminal_size().unwrap_or((0, 0));
+    format!("{uid},{euid},{gid},{egid},{umask},{columns},{lines}")
+}
+
+/// The size of the terminal on stdout, stderr or stdin, whichever is one.
+fn terminal_size() -> Option<(u16, u16)> {
+    [1, 2, 0].into_iter().find_map(|fd| {
+        let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+        // SAFETY: TIOCGWINSZ fills a winsize; failure leaves it zeroed.
+        let ok = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut size) } == 0;
+        (ok && size.ws_col > 0).then_some((size.ws_col, size.ws_row))
+    })
 }
 
 fn utf8_args(args: Vec<OsString>) -> Result<Vec<String>, Error> {

@@ -4,6 +4,7 @@
 //! ([`launcher`]); otherwise it is the management CLI ([`cli`]).
 
 pub mod activation;
+pub mod bridge;
 pub mod catalogue;
 pub mod cli;
 pub mod cmdline;
@@ -15,7 +16,9 @@ pub mod launcher;
 pub mod mounts;
 pub mod pyvenv_cfg;
 pub mod runtime;
+pub mod seed;
 pub mod venv;
+pub mod wheel;
 
 use std::ffi::OsString;
 use std::path::Path;

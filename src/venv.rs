@@ -9,11 +9,17 @@ use std::path::{Path, PathBuf};
 pub const KEY_WASIPY: &str = "wasipy";
 /// `pyvenv.cfg` key naming the runtime (an id in the runtime store).
 pub const KEY_RUNTIME: &str = "wasipy-runtime";
+/// `pyvenv.cfg` key for guest network access: `on` (default), `off`, or host names.
+pub const KEY_NETWORK: &str = "wasipy-network";
 
 /// Guest-side files copied into every venv's site-packages.
 const SHIMS: &[(&str, &str)] = &[
     ("_wasipy.pth", include_str!("../shims/_wasipy.pth")),
     ("_wasipy_shim.py", include_str!("../shims/_wasipy_shim.py")),
+    ("_wasipy_bridge.py", include_str!("../shims/_wasipy_bridge.py")),
+    ("_wasipy_http.py", include_str!("../shims/_wasipy_http.py")),
+    ("_wasipy_compat.py", include_str!("../shims/_wasipy_compat.py")),
+    ("mmap.py", include_str!("../shims/mmap.py")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +37,12 @@ pub enum Error {
     NotFound { exe: PathBuf },
     #[error(transparent)]
     Cfg(#[from] pyvenv_cfg::Error),
+    #[error(transparent)]
+    Dirs(#[from] crate::dirs::Error),
+    #[error(transparent)]
+    Seed(#[from] crate::seed::Error),
+    #[error(transparent)]
+    Wheel(#[from] crate::wheel::Error),
     #[error("`{path}` names no runtime (`{KEY_RUNTIME} = ID` is missing); recreate the venv with `wasipy venv --clear {venv}`")]
     NoRuntime { path: PathBuf, venv: PathBuf },
 }
@@ -50,6 +62,11 @@ impl Venv {
             dir: dir.to_owned(),
             cfg,
         })
+    }
+
+    /// Which hosts guest code may reach through the bridge.
+    pub fn network(&self) -> crate::bridge::net::Policy {
+        crate::bridge::net::Policy::parse(self.cfg.get(KEY_NETWORK).unwrap_or("on"))
     }
 
     /// The runtime id this venv runs.
@@ -81,6 +98,7 @@ pub struct CreateOptions {
     pub dir: PathBuf,
     pub prompt: Option<String>,
     pub clear: bool,
+    pub pip: crate::seed::PipSource,
 }
 
 /// Creates (or refreshes) a venv at `opts.dir` for `runtime`, with `launcher` as its python.
@@ -89,12 +107,22 @@ pub struct CreateOptions {
 /// interrupted run leaves nothing behind; so is a `--clear`ed one. An existing wasipy venv
 /// without `--clear` is refreshed in place (its installed packages stay), each file replaced
 /// by rename, `pyvenv.cfg` last.
-pub fn create(opts: &CreateOptions, runtime: &Installed, launcher: &Path) -> Result<Venv, Error> {
+///
+/// pip is installed as `opts.pip` says, unless the venv already has one; returns the venv
+/// and the `pip-VERSION` installed, if any.
+pub fn create(
+    opts: &CreateOptions,
+    runtime: &Installed,
+    launcher: &Path,
+) -> Result<(Venv, Option<String>), Error> {
     let dir = std::path::absolute(&opts.dir).map_err(write_err(&opts.dir))?;
     let existing = inspect(&dir)?;
+    // Fetch pip before touching anything, so a failure leaves nothing behind.
+    let pip_wheel = crate::seed::pip_wheel(&opts.pip, &crate::dirs::cache_home()?)?;
     if existing == Existing::Venv && !opts.clear {
         populate(&dir, &dir, runtime, launcher, opts)?;
-        return Venv::open(&dir);
+        let pip = seed_pip(&dir, &dir, runtime, pip_wheel.as_deref())?;
+        return Ok((Venv::open(&dir)?, pip));
     }
     let parent = dir.parent().unwrap_or(Path::new("/"));
     std::fs::create_dir_all(parent).map_err(write_err(parent))?;
@@ -103,6 +131,7 @@ pub fn create(opts: &CreateOptions, runtime: &Installed, launcher: &Path) -> Res
         .tempdir_in(parent)
         .map_err(write_err(parent))?;
     populate(staging.path(), &dir, runtime, launcher, opts)?;
+    let pip = seed_pip(staging.path(), &dir, runtime, pip_wheel.as_deref())?;
     if existing == Existing::Venv {
         let old = tempfile::Builder::new()
             .prefix(".wasipy-old-venv-")
@@ -113,7 +142,45 @@ pub fn create(opts: &CreateOptions, runtime: &Installed, launcher: &Path) -> Res
     // rename(2) replaces an empty directory, which is what `Existing::Empty` is.
     std::fs::rename(staging.path(), &dir).map_err(write_err(&dir))?;
     let _ = staging.keep();
-    Venv::open(&dir)
+    Ok((Venv::open(&dir)?, pip))
+}
+
+fn site_packages(root: &Path, runtime: &Installed) -> PathBuf {
+    root.join("lib")
+        .join(format!("python{}", runtime.minor_version()))
+        .join("site-packages")
+}
+
+/// Installs pip from `wheel` into the venv being built at `root` (final place `final_dir`),
+/// unless it already has a pip.
+fn seed_pip(
+    root: &Path,
+    final_dir: &Path,
+    runtime: &Installed,
+    wheel: Option<&Path>,
+) -> Result<Option<String>, Error> {
+    let Some(wheel) = wheel else {
+        return Ok(None);
+    };
+    let site = site_packages(root, runtime);
+    let has_pip = std::fs::read_dir(&site)
+        .map_err(write_err(&site))?
+        .filter_map(Result::ok)
+        .any(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("pip-") && name.ends_with(".dist-info")
+        });
+    if has_pip {
+        return Ok(None);
+    }
+    let target = crate::wheel::Target {
+        site_packages: site,
+        bin: root.join("bin"),
+        python: final_dir.join("bin").join("python"),
+        minor: runtime.minor_version().to_owned(),
+    };
+    Ok(Some(crate::wheel::install(wheel, &target)?))
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -162,10 +229,7 @@ fn populate(
 ) -> Result<(), Error> {
     let minor = runtime.minor_version();
     let bin = root.join("bin");
-    let site = root
-        .join("lib")
-        .join(format!("python{minor}"))
-        .join("site-packages");
+    let site = site_packages(root, runtime);
     for dir in [&bin, &site] {
         std::fs::create_dir_all(dir).map_err(write_err(dir))?;
     }

@@ -1,0 +1,58 @@
+"""Fixes for libraries that assume what this WASI runtime lacks, applied when the library
+is first imported (see ``_PATCHES`` in ``_wasipy_shim.py``)."""
+
+import time
+
+
+def _threads_work():
+    import threading
+
+    try:
+        thread = threading.Thread(target=lambda: None, daemon=True)
+        thread.start()
+    except RuntimeError:  # "can't start new thread": no threads in WASI preview 1
+        return False
+    thread.join()
+    return True
+
+
+def patch_rich_live(live):
+    """rich redraws live displays (progress bars) from a thread. Without threads, draw on
+    each update instead (see ``patch_rich_progress``), at most ``refresh_per_second``."""
+    cls = live.Live
+    if getattr(cls.start, "_wasipy", False) or _threads_work():
+        return
+    start = cls.start
+
+    def start_without_thread(self, refresh=False):
+        self.auto_refresh = False
+        self._wasipy_manual = True
+        self._wasipy_last = 0.0
+        return start(self, refresh=True)
+
+    start_without_thread._wasipy = True
+    cls.start = start_without_thread
+
+
+def patch_rich_progress(progress):
+    cls = progress.Progress
+    if getattr(cls.update, "_wasipy", False):
+        return
+
+    def refreshing(method):
+        def wrapper(self, *args, **kwargs):
+            result = method(self, *args, **kwargs)
+            live = self.live
+            if getattr(live, "_wasipy_manual", False):
+                now = time.monotonic()
+                if now - live._wasipy_last >= 1 / (live.refresh_per_second or 4):
+                    live._wasipy_last = now
+                    self.refresh()
+            return result
+
+        wrapper._wasipy = True
+        wrapper.__doc__ = method.__doc__
+        return wrapper
+
+    cls.update = refreshing(cls.update)
+    cls.advance = refreshing(cls.advance)

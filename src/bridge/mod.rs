@@ -1,0 +1,207 @@
+//! The host bridge: a synchronous request/reply channel from guest Python to the launcher,
+//! for what WASI preview 1 cannot express (HTTP through the host's client).
+//!
+//! The guest opens the directory [`GUEST_DIR`] (a private, empty, read-only preopen) and
+//! writes request frames ([`frame`]) to that descriptor; the launcher's shadowed
+//! `fd_write`/`fd_read` ([`wasi`]) recognise it by its host fd and answer in place of the
+//! filesystem. Every other descriptor goes to wasmtime-wasi untouched.
+
+pub mod frame;
+pub mod net;
+pub mod wasi;
+
+use frame::{Frame, Kind, Parsed};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// Where the guest finds the bridge. `shims/_wasipy_bridge.py` uses the same path.
+pub const GUEST_DIR: &str = "/.wasipy-bridge";
+
+/// What a run's bridge needs: the empty host directory behind [`GUEST_DIR`] and the
+/// venv's network policy.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host_dir: PathBuf,
+    pub network: net::Policy,
+}
+
+/// Per-run bridge state, kept in the wasmtime store beside the WASI context.
+pub struct Bridge {
+    /// The host fd of the bridge's preopen; descriptors opened through it are channels.
+    preopen_fd: Option<u32>,
+    channels: HashMap<u32, Channel>,
+    net: net::Net,
+}
+
+/// One open channel: request bytes not yet parsed, reply bytes not yet read.
+#[derive(Default)]
+struct Channel {
+    inbox: Vec<u8>,
+    outbox: Vec<u8>,
+    read_pos: usize,
+}
+
+impl Bridge {
+    pub fn new(preopen_fd: Option<u32>, network: net::Policy) -> Self {
+        Self {
+            preopen_fd,
+            channels: HashMap::new(),
+            net: net::Net::new(network),
+        }
+    }
+
+    pub fn is_channel(&self, fd: u32) -> bool {
+        self.channels.contains_key(&fd)
+    }
+
+    /// Called after every successful `path_open`: a descriptor opened relative to the
+    /// bridge's preopen becomes a channel.
+    pub fn opened(&mut self, dir_fd: u32, new_fd: u32) {
+        if Some(dir_fd) == self.preopen_fd {
+            self.channels.insert(new_fd, Channel::default());
+        }
+    }
+
+    /// Called on `fd_close`; forgets the channel (its HTTP streams stay until the run ends).
+    pub fn closed(&mut self, fd: u32) {
+        self.channels.remove(&fd);
+    }
+
+    /// Takes request bytes written to channel `fd`; complete frames are answered at once.
+    pub fn write(&mut self, fd: u32, bytes: &[u8]) {
+        let Some(channel) = self.channels.get_mut(&fd) else {
+            return;
+        };
+        channel.inbox.extend_from_slice(bytes);
+        loop {
+            let channel = self.channels.get_mut(&fd).expect("channel exists");
+            match frame::parse(&channel.inbox) {
+                Parsed::Incomplete => break,
+                Parsed::Invalid(err) => {
+                    channel.inbox.clear();
+                    let reply = frame::error("bad_frame", &err.to_string());
+                    channel.queue(reply);
+                    break;
+                }
+                Parsed::Frame(request, used) => {
+                    channel.inbox.drain(..used);
+                    let reply = self.answer(request);
+                    let channel = self.channels.get_mut(&fd).expect("channel exists");
+                    channel.queue(reply);
+                }
+            }
+        }
+    }
+
+    /// Copies pending reply bytes of channel `fd` into `out`; returns how many.
+    pub fn read(&mut self, fd: u32, out: &mut [u8]) -> usize {
+        let Some(channel) = self.channels.get_mut(&fd) else {
+            return 0;
+        };
+        let pending = &channel.outbox[channel.read_pos..];
+        let n = pending.len().min(out.len());
+        out[..n].copy_from_slice(&pending[..n]);
+        channel.read_pos += n;
+        if channel.read_pos == channel.outbox.len() {
+            channel.outbox.clear();
+            channel.read_pos = 0;
+        }
+        n
+    }
+
+    fn answer(&mut self, request: Frame) -> Vec<u8> {
+        if request.kind != Kind::Request {
+            return frame::error("bad_frame", "expected a request frame");
+        }
+        let op = request.meta.get("op").and_then(Value::as_str).unwrap_or("");
+        let result = match op {
+            "ping" => Ok((json!({ "version": frame::VERSION }), request.body)),
+            "http.request" => self.net.request(&request.meta, request.body),
+            "http.read" => self.net.read(&request.meta),
+            "http.close" => self.net.close(&request.meta),
+            other => Err(net::Failure::new(
+                "unknown_op",
+                format!("unknown bridge operation `{other}`"),
+            )),
+        };
+        match result {
+            Ok((meta, body)) => frame::encode(Kind::Reply, &meta, &body),
+            Err(failure) => frame::error(failure.kind, &failure.message),
+        }
+    }
+}
+
+impl Channel {
+    fn queue(&mut self, reply: Vec<u8>) {
+        if self.outbox.is_empty() {
+            self.outbox = reply;
+            self.read_pos = 0;
+        } else {
+            self.outbox.extend_from_slice(&reply);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply_of(bridge: &mut Bridge, fd: u32) -> Frame {
+        let mut out = vec![0u8; 1 << 16];
+        let n = bridge.read(fd, &mut out);
+        match frame::parse(&out[..n]) {
+            Parsed::Frame(frame, used) => {
+                assert_eq!(used, n);
+                frame
+            }
+            other => panic!("no reply frame: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_descriptors_from_the_preopen_are_channels() {
+        let mut bridge = Bridge::new(Some(4), net::Policy::Off);
+        bridge.opened(3, 10);
+        bridge.opened(4, 11);
+        assert!(!bridge.is_channel(10));
+        assert!(bridge.is_channel(11));
+        bridge.closed(11);
+        assert!(!bridge.is_channel(11));
+    }
+
+    #[test]
+    fn answers_frames_split_across_writes_and_rejects_garbage() {
+        let mut bridge = Bridge::new(Some(3), net::Policy::Off);
+        bridge.opened(3, 7);
+        let ping = frame::encode(Kind::Request, &json!({"op": "ping"}), b"hello");
+        let (a, b) = ping.split_at(5);
+        bridge.write(7, a);
+        assert_eq!(bridge.read(7, &mut [0u8; 64]), 0, "no reply before the frame is whole");
+        bridge.write(7, b);
+        let reply = reply_of(&mut bridge, 7);
+        assert_eq!((reply.kind, reply.body.as_slice()), (Kind::Reply, &b"hello"[..]));
+
+        bridge.write(7, b"not a frame at all");
+        let reply = reply_of(&mut bridge, 7);
+        assert_eq!(reply.kind, Kind::Error);
+        assert_eq!(reply.meta["kind"], "bad_frame");
+
+        bridge.write(7, &frame::encode(Kind::Request, &json!({"op": "nope"}), b""));
+        assert_eq!(reply_of(&mut bridge, 7).meta["kind"], "unknown_op");
+
+        // The channel still works after errors.
+        bridge.write(7, &ping);
+        assert_eq!(reply_of(&mut bridge, 7).kind, Kind::Reply);
+    }
+
+    #[test]
+    fn network_off_is_refused_without_touching_the_network() {
+        let mut bridge = Bridge::new(Some(3), net::Policy::Off);
+        bridge.opened(3, 5);
+        let request = json!({"op": "http.request", "method": "GET", "url": "https://example.invalid/"});
+        bridge.write(5, &frame::encode(Kind::Request, &request, b""));
+        let reply = reply_of(&mut bridge, 5);
+        assert_eq!(reply.meta["kind"], "denied");
+    }
+}

@@ -1,0 +1,169 @@
+//! Shadows four `wasi_snapshot_preview1` imports so the bridge's descriptors reach
+//! [`Bridge`] and every other call reaches wasmtime-wasi unchanged.
+//!
+//! The originals are wasmtime-wasi's own generated functions, called with the guest's
+//! memory exactly as its linker glue does (including the host-call fuel it expects).
+
+use super::Bridge;
+use wasmtime::{AsContextMut, Caller, Extern, Linker};
+use wasmtime_wasi::p1::wasi_snapshot_preview1 as p1;
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::runtime::in_tokio;
+use wiggle::GuestMemory;
+
+const MODULE: &str = "wasi_snapshot_preview1";
+/// WASI errno `fault`: a pointer outside the guest's memory.
+const ERRNO_FAULT: i32 = 21;
+
+/// Projects the store's state to the WASI context and the bridge.
+pub type Parts<T> = fn(&mut T) -> (&mut WasiP1Ctx, &mut Bridge);
+
+/// Replaces `path_open`, `fd_write`, `fd_read` and `fd_close` in `linker`.
+pub fn shadow<T: Send + 'static>(linker: &mut Linker<T>, parts: Parts<T>) -> wasmtime::Result<()> {
+    linker.allow_shadowing(true);
+    linker.func_wrap(
+        MODULE,
+        "path_open",
+        move |mut caller: Caller<'_, T>,
+              dir: i32,
+              dirflags: i32,
+              path: i32,
+              path_len: i32,
+              oflags: i32,
+              rights: i64,
+              inheriting: i64,
+              fdflags: i32,
+              opened: i32|
+              -> wasmtime::Result<i32> {
+            with_memory(&mut caller, parts, |wasi, bridge, memory| {
+                let errno = in_tokio(p1::path_open(
+                    wasi, &mut GuestMemory::Unshared(memory), dir, dirflags, path, path_len, oflags, rights, inheriting,
+                    fdflags, opened,
+                ))?;
+                if errno == 0 {
+                    if let Some(fd) = read_u32(memory, opened) {
+                        bridge.opened(dir as u32, fd);
+                    }
+                }
+                Ok(errno)
+            })
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "fd_write",
+        move |mut caller: Caller<'_, T>, fd: i32, iovs: i32, len: i32, written: i32| {
+            with_memory(&mut caller, parts, |wasi, bridge, memory| {
+                if !bridge.is_channel(fd as u32) {
+                    return in_tokio(p1::fd_write(wasi, &mut GuestMemory::Unshared(memory), fd, iovs, len, written));
+                }
+                let Some(data) = gather(memory, iovs, len) else {
+                    return Ok(ERRNO_FAULT);
+                };
+                bridge.write(fd as u32, &data);
+                Ok(write_u32(memory, written, data.len() as u32))
+            })
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "fd_read",
+        move |mut caller: Caller<'_, T>, fd: i32, iovs: i32, len: i32, read: i32| {
+            with_memory(&mut caller, parts, |wasi, bridge, memory| {
+                if !bridge.is_channel(fd as u32) {
+                    return in_tokio(p1::fd_read(wasi, &mut GuestMemory::Unshared(memory), fd, iovs, len, read));
+                }
+                Ok(scatter(memory, bridge, fd as u32, iovs, len, read))
+            })
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "fd_close",
+        move |mut caller: Caller<'_, T>, fd: i32| {
+            with_memory(&mut caller, parts, |wasi, bridge, memory| {
+                bridge.closed(fd as u32);
+                in_tokio(p1::fd_close(wasi, &mut GuestMemory::Unshared(memory), fd))
+            })
+        },
+    )?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+/// Runs `f` with the WASI context, the bridge and the guest's memory, as wasmtime-wasi's
+/// glue would (it reads the host-call fuel from the store before every call).
+fn with_memory<T>(
+    caller: &mut Caller<'_, T>,
+    parts: Parts<T>,
+    f: impl FnOnce(&mut WasiP1Ctx, &mut Bridge, &mut [u8]) -> wasmtime::Result<i32>,
+) -> wasmtime::Result<i32> {
+    let fuel = caller.as_context_mut().hostcall_fuel();
+    let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
+        wasmtime::bail!("the guest exports no memory");
+    };
+    let (bytes, state) = memory.data_and_store_mut(caller);
+    let (wasi, bridge) = parts(state);
+    <WasiP1Ctx as p1::WasiSnapshotPreview1>::set_hostcall_fuel(wasi, fuel);
+    f(wasi, bridge, bytes)
+}
+
+fn slice(memory: &[u8], ptr: i32, len: usize) -> Option<&[u8]> {
+    let start = ptr as u32 as usize;
+    memory.get(start..start.checked_add(len)?)
+}
+
+fn read_u32(memory: &[u8], ptr: i32) -> Option<u32> {
+    let bytes = slice(memory, ptr, 4)?;
+    Some(u32::from_le_bytes(bytes.try_into().ok()?))
+}
+
+fn write_u32(memory: &mut [u8], ptr: i32, value: u32) -> i32 {
+    let start = ptr as u32 as usize;
+    match memory.get_mut(start..start + 4) {
+        Some(out) => {
+            out.copy_from_slice(&value.to_le_bytes());
+            0
+        }
+        None => ERRNO_FAULT,
+    }
+}
+
+/// The (pointer, length) pairs of an iovec array.
+fn iovecs(memory: &[u8], iovs: i32, len: i32) -> Option<Vec<(i32, usize)>> {
+    (0..len as u32)
+        .map(|i| {
+            let at = (iovs as u32).checked_add(i.checked_mul(8)?)? as i32;
+            Some((read_u32(memory, at)? as i32, read_u32(memory, at + 4)? as usize))
+        })
+        .collect()
+}
+
+/// Concatenates what an iovec array points at; `None` if any part is out of bounds.
+fn gather(memory: &[u8], iovs: i32, len: i32) -> Option<Vec<u8>> {
+    let mut data = Vec::new();
+    for (ptr, n) in iovecs(memory, iovs, len)? {
+        data.extend_from_slice(slice(memory, ptr, n)?);
+    }
+    Some(data)
+}
+
+/// Fills an iovec array from the channel's pending reply; writes the count to `read`.
+fn scatter(memory: &mut [u8], bridge: &mut Bridge, fd: u32, iovs: i32, len: i32, read: i32) -> i32 {
+    let Some(parts) = iovecs(memory, iovs, len) else {
+        return ERRNO_FAULT;
+    };
+    let mut total = 0usize;
+    for (ptr, n) in parts {
+        let start = ptr as u32 as usize;
+        let Some(out) = memory.get_mut(start..start.saturating_add(n)) else {
+            return ERRNO_FAULT;
+        };
+        let got = bridge.read(fd, out);
+        total += got;
+        if got < n {
+            break;
+        }
+    }
+    write_u32(memory, read, total as u32)
+}
