@@ -35,7 +35,12 @@ class BridgeTimeout(BridgeError, TimeoutError):
     """A timed-out operation (also a ``socket.timeout``, as HTTP libraries expect)."""
 
 
-def error(kind, message):
+def error(kind, message, errno_name=None):
+    if kind == "os":
+        import errno
+
+        # OSError(ENOENT, ...) becomes FileNotFoundError, and so on, as natively.
+        return OSError(getattr(errno, errno_name or "", errno.EIO), message)
     cls = BridgeTimeout if kind in ("connect_timeout", "read_timeout") else BridgeError
     return cls(kind, message)
 
@@ -92,5 +97,7 @@ def call(op, meta=None, body=b""):
     reply = json.loads(_read_exact(fd, meta_len)) if meta_len else {}
     data = _read_exact(fd, body_len)
     if kind == ERROR:
-        raise error(reply.get("kind", "error"), reply.get("message", "bridge error"))
+        raise error(
+            reply.get("kind", "error"), reply.get("message", "bridge error"), reply.get("errno")
+        )
     return reply, data

@@ -334,6 +334,9 @@ def _send(adapter, adapters, urllib3, prepared, timeout, verify, cert, proxies):
             response = request(method, url, headers, body, timeouts, proxy, verify)
         except bridge.BridgeError as err:
             if err.kind in ("denied", "bad_request", "unavailable", "unknown_op"):
+                # Not worth a retry; say why, since callers such as pip log connection
+                # errors only in verbose mode.
+                log.warning("%s", err)
                 raise adapters.ConnectionError(err, request=prepared) from None
             error = _urllib3_error(exc, err, url)
             try:

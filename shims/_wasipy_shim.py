@@ -78,6 +78,55 @@ def _add_terminal_size(columns, lines):
     _os.get_terminal_size = get_terminal_size
 
 
+def _add_chmod():
+    """WASI preview 1 cannot set permission bits (the runtime's chmod does nothing); the
+    host sets them, inside the venv's mounts only. WASI's stat carries no permission bits,
+    so copying a mode (shutil.copymode) asks for mode 0: that is left alone."""
+    native = _os.chmod
+
+    def chmod(path, mode, *, dir_fd=None, follow_symlinks=True):
+        if not follow_symlinks:
+            raise NotImplementedError("chmod: follow_symlinks unavailable on this platform")
+        if dir_fd is not None or isinstance(path, int) or not mode & 0o7777:
+            return native(path, mode, dir_fd=dir_fd)
+        import _wasipy_bridge
+
+        path = _os.path.abspath(_os.fsdecode(path))
+        try:
+            _wasipy_bridge.call("fs.chmod", {"path": path, "mode": mode})
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror.rpartition(": ")[0] or exc.strerror, path) from None
+
+    chmod.__doc__ = native.__doc__
+    _os.chmod = chmod
+
+
+def _add_dup2():
+    """WASI has no dup2. Support what programs use it for most: sending stdout or stderr
+    to the null device (e.g. after a broken pipe); anything else raises OSError(ENOTSUP)."""
+    if hasattr(_os, "dup2"):
+        return
+
+    def dup2(fd, fd2, inheritable=True):
+        if fd2 in (1, 2) and _is_devnull(fd):
+            import _wasipy_bridge
+
+            _wasipy_bridge.call("stdio.discard", {"fd": fd2})
+            return fd2
+        import errno
+
+        raise OSError(errno.ENOTSUP, "dup2 is not available in WASI (only to send stdout/stderr to os.devnull)")
+
+    _os.dup2 = dup2
+
+
+def _is_devnull(fd):
+    try:
+        return _os.path.samestat(_os.fstat(fd), _os.stat(_os.devnull))
+    except OSError:
+        return False
+
+
 # Modules patched right after they are first imported: name -> "module:function".
 _PATCHES = {
     "urllib.request": "_wasipy_http:patch_urllib",
@@ -129,5 +178,7 @@ class _PatchFinder:
 _restore_cwd()
 _restore_script_name()
 _host_facts()
+_add_chmod()
+_add_dup2()
 if _PatchFinder not in _sys.meta_path:
     _sys.meta_path.insert(0, _PatchFinder)

@@ -27,8 +27,20 @@ pub struct Entry {
     /// `home` in `pyvenv.cfg` so that CPython's getpath finds its own stdlib first, never a
     /// host `lib/pythonX.Y` that happens to lie above a host directory.
     pub guest_home: String,
+    /// The guest paths the runtime's embedded filesystem serves, if it has one.
+    #[serde(default)]
+    pub embedded: Option<Embedded>,
     /// Tried in order until one yields a file with the pinned hash.
     pub sources: Vec<Source>,
+}
+
+/// A runtime's embedded filesystem (wasi-vfs): it claims the whole guest directory `root`
+/// but only has content at `paths`; the launcher maps the host's other entries of `root`
+/// back in so that host paths keep their meaning.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
+pub struct Embedded {
+    pub root: String,
+    pub paths: Vec<String>,
 }
 
 /// Where a runtime file can be downloaded from.

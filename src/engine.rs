@@ -296,9 +296,9 @@ fn wasi_context(guest: &Guest) -> Result<(WasiP1Ctx, Bridge), Error> {
             preopen(&mut builder, &mount)?;
             // wasmtime-wasi numbers preopens from 3 in the order they were added.
             let fd = 3 + guest.mounts.len() as u32;
-            Bridge::new(Some(fd), config.network.clone())
+            Bridge::new(Some(fd), config.network.clone(), config.fs.clone())
         }
-        None => Bridge::new(None, bridge::net::Policy::Off),
+        None => Bridge::new(None, bridge::net::Policy::Off, Default::default()),
     };
     Ok((builder.build_p1(), bridge))
 }

@@ -32,13 +32,20 @@ pub fn main(argv0: &OsStr, args: Vec<OsString>) -> anyhow::Result<i32> {
     let args = utf8_args(args)?;
     timer.mark("venv and runtime located");
     let cache = dirs::cache_home()?;
+    let embedded = embedded(&runtime.manifest);
+    let mounts = mounts::transparent(embedded.as_ref());
+    let fs = bridge::fs::Table {
+        mounts: mounts.clone(),
+        shadowed: embedded.map(|e| vec![e.root]).unwrap_or_default(),
+    };
     let guest = Guest {
         argv: Vec::new(),
         env: host_env(),
-        mounts: mounts::transparent(),
+        mounts,
         bridge: Some(bridge::Config {
             host_dir: cache.join("bridge"),
             network: venv.network(),
+            fs,
         }),
     };
     let mut guest = plan(guest, &exe, &args, cwd.as_deref());
@@ -52,6 +59,16 @@ pub fn main(argv0: &OsStr, args: Vec<OsString>) -> anyhow::Result<i32> {
             Ok(err.exit_code())
         }
     }
+}
+
+/// The runtime's embedded filesystem: from its manifest, or for manifests written before
+/// wasipy recorded it, from the catalogue.
+fn embedded(manifest: &crate::runtime::Manifest) -> Option<crate::catalogue::Embedded> {
+    manifest.embedded.clone().or_else(|| {
+        crate::catalogue::get()
+            .find(&manifest.id)
+            .and_then(|entry| entry.embedded.clone())
+    })
 }
 
 /// Fills in the guest's argv and the shim's variables: argv[0] is the absolute host path of
@@ -91,7 +108,13 @@ fn host_facts() -> String {
     let (uid, euid, gid, egid, umask) = unsafe {
         let mask = libc::umask(0o022);
         libc::umask(mask);
-        (libc::getuid(), libc::geteuid(), libc::getgid(), libc::getegid(), mask)
+        (
+            libc::getuid(),
+            libc::geteuid(),
+            libc::getgid(),
+            libc::getegid(),
+            mask,
+        )
     };
     let (columns, lines) = terminal_size().unwrap_or((0, 0));
     format!("{uid},{euid},{gid},{egid},{umask},{columns},{lines}")

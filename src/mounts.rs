@@ -1,7 +1,8 @@
 //! Which host directories the guest sees and where: plain `HOST::GUEST` data, applied to the
 //! WASI context in one place ([`crate::engine`]).
 
-use std::path::PathBuf;
+use crate::catalogue::Embedded;
+use std::path::{Path, PathBuf};
 
 /// Whether the guest may change what is under a mount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,14 +50,47 @@ impl Mount {
 
 /// The default, transparent profile: the host's root is the guest's root, read-write, so
 /// every host path means the same thing inside the guest (CPython's own WASI runner does
-/// the same). The runtime's embedded stdlib (`/usr/local/lib`) is served by its own
-/// virtual filesystem, which takes precedence for the paths it owns.
-pub fn transparent() -> Vec<Mount> {
-    vec![Mount {
-        host: PathBuf::from("/"),
-        guest: "/".to_owned(),
+/// the same).
+///
+/// A runtime with an embedded filesystem claims a whole directory (`/usr`) in the guest's
+/// path lookup (the longest preopen prefix wins). So each host entry of that directory
+/// which does not lead to the embedded content (`/usr/bin`, `/usr/share`, `/usr/local/bin`,
+/// but not `/usr/local/lib`) is mapped in again, one preopen each.
+pub fn transparent(embedded: Option<&Embedded>) -> Vec<Mount> {
+    let mut mounts = vec![rw(Path::new("/"))];
+    if let Some(embedded) = embedded {
+        let owned: Vec<&Path> = embedded.paths.iter().map(Path::new).collect();
+        reexpose(Path::new(&embedded.root), &owned, &mut mounts);
+    }
+    mounts
+}
+
+fn rw(path: &Path) -> Mount {
+    Mount {
+        host: path.to_owned(),
+        guest: path.to_string_lossy().into_owned(),
         access: Access::ReadWrite,
-    }]
+    }
+}
+
+/// Maps the host entries of `dir` back in, except `owned` paths; descends into entries
+/// that contain an owned path.
+fn reexpose(dir: &Path, owned: &[&Path], mounts: &mut Vec<Mount>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| Some(e.ok()?.path())).collect();
+    paths.sort();
+    for path in paths {
+        if owned.contains(&path.as_path()) {
+            continue;
+        }
+        if owned.iter().any(|o| o.starts_with(&path)) {
+            reexpose(&path, owned, mounts);
+        } else if path.is_dir() {
+            mounts.push(rw(&path));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -88,10 +122,46 @@ mod tests {
 
     #[test]
     fn transparent_maps_root_read_write() {
-        let mounts = transparent();
+        let mounts = transparent(None);
         assert_eq!(mounts.len(), 1);
         assert_eq!(mounts[0].host, PathBuf::from("/"));
         assert_eq!(mounts[0].guest, "/");
         assert_eq!(mounts[0].access, Access::ReadWrite);
+    }
+
+    #[test]
+    fn host_entries_beside_the_embedded_filesystem_are_mapped_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let usr = tmp.path().join("usr");
+        for dir in [
+            "bin",
+            "share/doc",
+            "local/bin",
+            "local/lib/python3.11",
+            "local/share",
+        ] {
+            std::fs::create_dir_all(usr.join(dir)).unwrap();
+        }
+        std::fs::write(usr.join("README"), "a file is not a mount").unwrap();
+        let embedded = Embedded {
+            root: usr.to_string_lossy().into_owned(),
+            paths: vec![usr.join("local/lib").to_string_lossy().into_owned()],
+        };
+        let guests: Vec<String> = transparent(Some(&embedded))
+            .into_iter()
+            .map(|m| {
+                assert_eq!(m.host, PathBuf::from(&m.guest));
+                m.guest
+            })
+            .collect();
+        let under = |p: &str| usr.join(p).to_string_lossy().into_owned();
+        let expected = vec![
+            "/".to_owned(),
+            under("bin"),
+            under("local/bin"),
+            under("local/share"),
+            under("share"),
+        ];
+        assert_eq!(guests, expected);
     }
 }

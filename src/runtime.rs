@@ -61,6 +61,9 @@ pub struct Manifest {
     pub sha256: String,
     pub size: u64,
     pub guest_home: String,
+    /// The runtime's embedded filesystem, if any (see [`catalogue::Embedded`]).
+    #[serde(default)]
+    pub embedded: Option<catalogue::Embedded>,
     /// Where it was fetched from (for `runtime list`).
     pub source: String,
     /// Size and modification time when verified: a launch that sees the same stamp trusts
@@ -239,6 +242,7 @@ impl Store {
             sha256: entry.sha256.clone(),
             size: entry.size,
             guest_home: entry.guest_home.clone(),
+            embedded: entry.embedded.clone(),
             source,
             stamp,
         };
@@ -404,6 +408,7 @@ mod tests {
             sha256: hex::encode(Sha256::digest(body)),
             size: body.len() as u64,
             guest_home: "/usr/local/bin".into(),
+            embedded: None,
             source: "test".into(),
             stamp: Stamp::of(&wasm).unwrap(),
         };

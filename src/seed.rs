@@ -92,8 +92,13 @@ fn fetch_newest(index: &str, wheels: &Path) -> Result<PathBuf, String> {
     let page_url = index::project_url(index, "pip");
     let page = http::get_text(&page_url).map_err(|e| e.to_string())?;
     let links = index::parse_links(&page, &page_url);
-    let name = newest(links.iter().filter(|l| !l.yanked).map(|l| l.filename.as_str()))
-        .ok_or("the index lists no pip wheel")?;
+    let name = newest(
+        links
+            .iter()
+            .filter(|l| !l.yanked)
+            .map(|l| l.filename.as_str()),
+    )
+    .ok_or("the index lists no pip wheel")?;
     let link = links.iter().find(|l| l.filename == name).expect("listed");
     let dest = wheels.join(name);
     if dest.is_file() {
@@ -105,7 +110,9 @@ fn fetch_newest(index: &str, wheels: &Path) -> Result<PathBuf, String> {
         .map_err(|e| e.to_string())?;
     if let Some(expected) = &link.sha256 {
         if !sha.eq_ignore_ascii_case(expected) {
-            return Err(format!("`{name}` has SHA-256 {sha}, the index says {expected}"));
+            return Err(format!(
+                "`{name}` has SHA-256 {sha}, the index says {expected}"
+            ));
         }
     }
     tmp.persist(&dest).map_err(|e| e.error.to_string())?;
@@ -126,8 +133,14 @@ mod tests {
             "pip-26.0.1.tar.gz",
             "pip-24.10-py3-none-any.whl",
         ];
-        assert_eq!(newest(names.into_iter()), Some("pip-26.0.1-py3-none-any.whl"));
-        assert_eq!(pip_version("pip-24.10-py3-none-any.whl"), Some(vec![24, 10]));
+        assert_eq!(
+            newest(names.into_iter()),
+            Some("pip-26.0.1-py3-none-any.whl")
+        );
+        assert_eq!(
+            pip_version("pip-24.10-py3-none-any.whl"),
+            Some(vec![24, 10])
+        );
         assert_eq!(pip_version("pip-26.0b1-py3-none-any.whl"), None);
         assert_eq!(pip_version("pipx-1.0-py3-none-any.whl"), None);
     }
@@ -135,13 +148,20 @@ mod tests {
     #[test]
     fn find_links_and_explicit_wheels() {
         let tmp = tempfile::tempdir().unwrap();
-        for name in ["pip-25.0-py3-none-any.whl", "pip-25.10-py3-none-any.whl", "six-1.0-py3-none-any.whl"] {
+        for name in [
+            "pip-25.0-py3-none-any.whl",
+            "pip-25.10-py3-none-any.whl",
+            "six-1.0-py3-none-any.whl",
+        ] {
             std::fs::write(tmp.path().join(name), "").unwrap();
         }
         let got = pip_wheel(&PipSource::FindLinks(tmp.path().into()), tmp.path()).unwrap();
         assert_eq!(got, Some(tmp.path().join("pip-25.10-py3-none-any.whl")));
         let six = tmp.path().join("six-1.0-py3-none-any.whl");
-        assert!(matches!(pip_wheel(&PipSource::Wheel(six), tmp.path()), Err(Error::NotPip { .. })));
+        assert!(matches!(
+            pip_wheel(&PipSource::Wheel(six), tmp.path()),
+            Err(Error::NotPip { .. })
+        ));
         let empty = tempfile::tempdir().unwrap();
         assert!(matches!(
             pip_wheel(&PipSource::FindLinks(empty.path().into()), tmp.path()),

@@ -16,9 +16,15 @@ pub const KEY_NETWORK: &str = "wasipy-network";
 const SHIMS: &[(&str, &str)] = &[
     ("_wasipy.pth", include_str!("../shims/_wasipy.pth")),
     ("_wasipy_shim.py", include_str!("../shims/_wasipy_shim.py")),
-    ("_wasipy_bridge.py", include_str!("../shims/_wasipy_bridge.py")),
+    (
+        "_wasipy_bridge.py",
+        include_str!("../shims/_wasipy_bridge.py"),
+    ),
     ("_wasipy_http.py", include_str!("../shims/_wasipy_http.py")),
-    ("_wasipy_compat.py", include_str!("../shims/_wasipy_compat.py")),
+    (
+        "_wasipy_compat.py",
+        include_str!("../shims/_wasipy_compat.py"),
+    ),
     ("mmap.py", include_str!("../shims/mmap.py")),
 ];
 

@@ -60,7 +60,9 @@ pub fn install(wheel: &Path, target: &Target) -> Result<String, Error> {
             .ok_or_else(|| bad(format!("unsafe member name `{}`", member.name())))?;
         let name = name.to_string_lossy().replace('\\', "/");
         let mut bytes = Vec::with_capacity(member.size() as usize);
-        member.read_to_end(&mut bytes).map_err(|e| bad(e.to_string()))?;
+        member
+            .read_to_end(&mut bytes)
+            .map_err(|e| bad(e.to_string()))?;
         if name == format!("{dist_info}/entry_points.txt") {
             entry_points = String::from_utf8_lossy(&bytes).into_owned();
         }
@@ -84,7 +86,12 @@ pub fn install(wheel: &Path, target: &Target) -> Result<String, Error> {
         record.push(write(&dest, text.as_bytes(), true, &target.site_packages)?);
     }
     let installer = target.site_packages.join(&dist_info).join("INSTALLER");
-    record.push(write(&installer, b"wasipy\n", false, &target.site_packages)?);
+    record.push(write(
+        &installer,
+        b"wasipy\n",
+        false,
+        &target.site_packages,
+    )?);
     record.push(format!("{dist_info}/RECORD,,"));
     let record_path = target.site_packages.join(&dist_info).join("RECORD");
     let mut text = record.join("\n");
@@ -123,7 +130,10 @@ fn rewrite_shebang(bytes: Vec<u8>, python: &Path) -> Vec<u8> {
     let Some(rest) = bytes.strip_prefix(b"#!python") else {
         return bytes;
     };
-    let line_end = rest.iter().position(|&b| b == b'\n').map_or(rest.len(), |p| p + 1);
+    let line_end = rest
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(rest.len(), |p| p + 1);
     let mut out = shebang(python).into_bytes();
     out.extend_from_slice(&rest[line_end..]);
     out
@@ -250,7 +260,8 @@ mod tests {
     #[test]
     fn shebangs_match_distlib() {
         assert_eq!(shebang(Path::new("/v/bin/python")), "#!/v/bin/python\n");
-        assert!(shebang(Path::new("/my venv/bin/python")).starts_with("#!/bin/sh\n'''exec' \"/my venv/bin/python\""));
+        assert!(shebang(Path::new("/my venv/bin/python"))
+            .starts_with("#!/bin/sh\n'''exec' \"/my venv/bin/python\""));
         let long = format!("/{}/bin/python", "d".repeat(130));
         assert!(shebang(Path::new(&long)).starts_with("#!/bin/sh\n"));
     }
@@ -258,8 +269,14 @@ mod tests {
     #[test]
     fn record_paths_are_relative_to_site_packages() {
         let site = Path::new("/v/lib/python3.12/site-packages");
-        assert_eq!(relative(&site.join("pip/__init__.py"), site), Path::new("pip/__init__.py"));
-        assert_eq!(relative(Path::new("/v/bin/pip"), site), Path::new("../../../bin/pip"));
+        assert_eq!(
+            relative(&site.join("pip/__init__.py"), site),
+            Path::new("pip/__init__.py")
+        );
+        assert_eq!(
+            relative(Path::new("/v/bin/pip"), site),
+            Path::new("../../../bin/pip")
+        );
     }
 
     #[test]
@@ -271,7 +288,10 @@ mod tests {
         for (name, body) in [
             ("demo/__init__.py", "X = 1\n"),
             ("demo-1.0.data/scripts/hello", "#!python\nprint('hi')\n"),
-            ("demo-1.0.dist-info/entry_points.txt", "[console_scripts]\ndemo = demo:main\n"),
+            (
+                "demo-1.0.dist-info/entry_points.txt",
+                "[console_scripts]\ndemo = demo:main\n",
+            ),
             ("demo-1.0.dist-info/RECORD", "stale\n"),
         ] {
             zip.start_file(name, opts).unwrap();
@@ -289,9 +309,19 @@ mod tests {
         let hello = std::fs::read_to_string(target.bin.join("hello")).unwrap();
         assert_eq!(hello, "#!/final/v/bin/python\nprint('hi')\n");
         let demo = std::fs::read_to_string(target.bin.join("demo")).unwrap();
-        assert!(demo.starts_with("#!/final/v/bin/python\n") && demo.contains("from demo import main"));
-        let record = std::fs::read_to_string(target.site_packages.join("demo-1.0.dist-info/RECORD")).unwrap();
-        for line in ["demo/__init__.py,sha256=", "../../../bin/hello,sha256=", "../../../bin/demo,", "demo-1.0.dist-info/INSTALLER,", "demo-1.0.dist-info/RECORD,,"] {
+        assert!(
+            demo.starts_with("#!/final/v/bin/python\n") && demo.contains("from demo import main")
+        );
+        let record =
+            std::fs::read_to_string(target.site_packages.join("demo-1.0.dist-info/RECORD"))
+                .unwrap();
+        for line in [
+            "demo/__init__.py,sha256=",
+            "../../../bin/hello,sha256=",
+            "../../../bin/demo,",
+            "demo-1.0.dist-info/INSTALLER,",
+            "demo-1.0.dist-info/RECORD,,",
+        ] {
             assert!(record.contains(line), "{line} missing from:\n{record}");
         }
         assert!(!record.contains("stale"));

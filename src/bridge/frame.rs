@@ -197,7 +197,11 @@ mod tests {
             ),
         ];
         for (bytes, expected) in cases {
-            assert_eq!(parse(&bytes), Parsed::Invalid(expected.clone()), "{expected}");
+            assert_eq!(
+                parse(&bytes),
+                Parsed::Invalid(expected.clone()),
+                "{expected}"
+            );
         }
         let bad_json = [header(1, 1, 3, 0), b"{x}".to_vec()].concat();
         assert!(matches!(

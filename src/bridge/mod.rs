@@ -7,6 +7,7 @@
 //! filesystem. Every other descriptor goes to wasmtime-wasi untouched.
 
 pub mod frame;
+pub mod fs;
 pub mod net;
 pub mod wasi;
 
@@ -14,6 +15,32 @@ use frame::{Frame, Kind, Parsed};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::PathBuf;
+
+/// A failed operation: `kind` tells the guest which exception to raise.
+#[derive(Debug)]
+pub struct Failure {
+    pub kind: &'static str,
+    pub message: String,
+    /// For kind `os`: the errno name (`ENOENT`), which the guest maps to its own numbers.
+    pub errno: Option<&'static str>,
+}
+
+impl Failure {
+    pub fn new(kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            errno: None,
+        }
+    }
+
+    /// The meta of the error frame carrying this failure.
+    fn meta(&self) -> Value {
+        json!({ "kind": self.kind, "message": self.message, "errno": self.errno })
+    }
+}
+
+pub type Reply = Result<(Value, Vec<u8>), Failure>;
 
 /// Where the guest finds the bridge. `shims/_wasipy_bridge.py` uses the same path.
 pub const GUEST_DIR: &str = "/.wasipy-bridge";
@@ -24,6 +51,8 @@ pub const GUEST_DIR: &str = "/.wasipy-bridge";
 pub struct Config {
     pub host_dir: PathBuf,
     pub network: net::Policy,
+    /// The guest's mounts, for requests that name paths.
+    pub fs: fs::Table,
 }
 
 /// Per-run bridge state, kept in the wasmtime store beside the WASI context.
@@ -32,6 +61,9 @@ pub struct Bridge {
     preopen_fd: Option<u32>,
     channels: HashMap<u32, Channel>,
     net: net::Net,
+    fs: fs::Table,
+    /// Guest stdout/stderr redirected to the null device (`os.dup2(devnull, 1)`).
+    discard: [bool; 3],
 }
 
 /// One open channel: request bytes not yet parsed, reply bytes not yet read.
@@ -43,12 +75,19 @@ struct Channel {
 }
 
 impl Bridge {
-    pub fn new(preopen_fd: Option<u32>, network: net::Policy) -> Self {
+    pub fn new(preopen_fd: Option<u32>, network: net::Policy, fs: fs::Table) -> Self {
         Self {
             preopen_fd,
             channels: HashMap::new(),
             net: net::Net::new(network),
+            fs,
+            discard: [false; 3],
         }
+    }
+
+    /// Whether writes to stdio descriptor `fd` are thrown away.
+    pub fn discards(&self, fd: u32) -> bool {
+        self.discard.get(fd as usize).copied().unwrap_or(false)
     }
 
     pub fn is_channel(&self, fd: u32) -> bool {
@@ -120,14 +159,29 @@ impl Bridge {
             "http.request" => self.net.request(&request.meta, request.body),
             "http.read" => self.net.read(&request.meta),
             "http.close" => self.net.close(&request.meta),
-            other => Err(net::Failure::new(
+            "fs.chmod" => self.fs.chmod(&request.meta),
+            "stdio.discard" => self.discard_stdio(&request.meta),
+            other => Err(Failure::new(
                 "unknown_op",
                 format!("unknown bridge operation `{other}`"),
             )),
         };
         match result {
             Ok((meta, body)) => frame::encode(Kind::Reply, &meta, &body),
-            Err(failure) => frame::error(failure.kind, &failure.message),
+            Err(failure) => frame::encode(Kind::Error, &failure.meta(), &[]),
+        }
+    }
+}
+
+impl Bridge {
+    /// `stdio.discard`: meta `{fd}` (1 or 2); what `os.dup2(devnull, fd)` means.
+    fn discard_stdio(&mut self, meta: &serde_json::Map<String, Value>) -> Reply {
+        match meta.get("fd").and_then(Value::as_u64) {
+            Some(fd @ (1 | 2)) => {
+                self.discard[fd as usize] = true;
+                Ok((json!({}), Vec::new()))
+            }
+            _ => Err(Failure::new("bad_request", "`fd` must be 1 or 2")),
         }
     }
 }
@@ -161,7 +215,7 @@ mod tests {
 
     #[test]
     fn only_descriptors_from_the_preopen_are_channels() {
-        let mut bridge = Bridge::new(Some(4), net::Policy::Off);
+        let mut bridge = Bridge::new(Some(4), net::Policy::Off, fs::Table::default());
         bridge.opened(3, 10);
         bridge.opened(4, 11);
         assert!(!bridge.is_channel(10));
@@ -172,22 +226,32 @@ mod tests {
 
     #[test]
     fn answers_frames_split_across_writes_and_rejects_garbage() {
-        let mut bridge = Bridge::new(Some(3), net::Policy::Off);
+        let mut bridge = Bridge::new(Some(3), net::Policy::Off, fs::Table::default());
         bridge.opened(3, 7);
         let ping = frame::encode(Kind::Request, &json!({"op": "ping"}), b"hello");
         let (a, b) = ping.split_at(5);
         bridge.write(7, a);
-        assert_eq!(bridge.read(7, &mut [0u8; 64]), 0, "no reply before the frame is whole");
+        assert_eq!(
+            bridge.read(7, &mut [0u8; 64]),
+            0,
+            "no reply before the frame is whole"
+        );
         bridge.write(7, b);
         let reply = reply_of(&mut bridge, 7);
-        assert_eq!((reply.kind, reply.body.as_slice()), (Kind::Reply, &b"hello"[..]));
+        assert_eq!(
+            (reply.kind, reply.body.as_slice()),
+            (Kind::Reply, &b"hello"[..])
+        );
 
         bridge.write(7, b"not a frame at all");
         let reply = reply_of(&mut bridge, 7);
         assert_eq!(reply.kind, Kind::Error);
         assert_eq!(reply.meta["kind"], "bad_frame");
 
-        bridge.write(7, &frame::encode(Kind::Request, &json!({"op": "nope"}), b""));
+        bridge.write(
+            7,
+            &frame::encode(Kind::Request, &json!({"op": "nope"}), b""),
+        );
         assert_eq!(reply_of(&mut bridge, 7).meta["kind"], "unknown_op");
 
         // The channel still works after errors.
@@ -197,9 +261,10 @@ mod tests {
 
     #[test]
     fn network_off_is_refused_without_touching_the_network() {
-        let mut bridge = Bridge::new(Some(3), net::Policy::Off);
+        let mut bridge = Bridge::new(Some(3), net::Policy::Off, fs::Table::default());
         bridge.opened(3, 5);
-        let request = json!({"op": "http.request", "method": "GET", "url": "https://example.invalid/"});
+        let request =
+            json!({"op": "http.request", "method": "GET", "url": "https://example.invalid/"});
         bridge.write(5, &frame::encode(Kind::Request, &request, b""));
         let reply = reply_of(&mut bridge, 5);
         assert_eq!(reply.meta["kind"], "denied");

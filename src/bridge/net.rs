@@ -5,6 +5,7 @@
 //! The host is a plain transport: it follows no redirects and decodes no content encoding,
 //! so the guest's HTTP library (requests, urllib) keeps its own semantics for both.
 
+use super::{Failure, Reply};
 use crate::http;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -60,31 +61,15 @@ impl Policy {
         match self {
             Policy::On => true,
             Policy::Off => false,
-            Policy::Hosts(hosts) => hosts.iter().any(|pattern| match pattern.strip_prefix("*.") {
-                Some(suffix) => host == suffix || host.ends_with(&format!(".{suffix}")),
-                None => host == *pattern,
-            }),
+            Policy::Hosts(hosts) => hosts
+                .iter()
+                .any(|pattern| match pattern.strip_prefix("*.") {
+                    Some(suffix) => host == suffix || host.ends_with(&format!(".{suffix}")),
+                    None => host == *pattern,
+                }),
         }
     }
 }
-
-/// A failed operation: `kind` tells the guest which exception to raise.
-#[derive(Debug)]
-pub struct Failure {
-    pub kind: &'static str,
-    pub message: String,
-}
-
-impl Failure {
-    pub fn new(kind: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-        }
-    }
-}
-
-pub type Reply = Result<(Value, Vec<u8>), Failure>;
 
 /// How the server's certificate is checked (requests' `verify`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -212,9 +197,9 @@ impl Net {
                 http::root_certs().map_err(|e| Failure::new("tls", e.to_string()))?,
             ))),
             Verify::Off => TlsConfig::builder().disable_verification(true),
-            Verify::Bundle(path) => TlsConfig::builder().root_certs(RootCerts::Specific(
-                Arc::new(http::bundle_certs(path).map_err(|e| Failure::new("tls", e.to_string()))?),
-            )),
+            Verify::Bundle(path) => TlsConfig::builder().root_certs(RootCerts::Specific(Arc::new(
+                http::bundle_certs(path).map_err(|e| Failure::new("tls", e.to_string()))?,
+            ))),
         }
         .build();
         let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -242,7 +227,12 @@ fn send(
         http::split_credentials(url).map_err(|e| Failure::new("bad_request", e.to_string()))?;
     let mut builder = ureq::http::Request::builder().method(method).uri(&bare);
     let mut has_auth = false;
-    for pair in meta.get("headers").and_then(Value::as_array).into_iter().flatten() {
+    for pair in meta
+        .get("headers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let (Some(name), Some(value)) = (pair[0].as_str(), pair[1].as_str()) else {
             continue;
         };
@@ -347,9 +337,12 @@ fn timeouts(value: Option<&Value>) -> (Option<Duration>, Option<Duration>) {
 /// `NO_PROXY`, ...); a URL = that proxy. requests has already applied `NO_PROXY` to it.
 fn proxy_of(value: Option<&Value>) -> Result<Option<ureq::Proxy>, Failure> {
     match value.and_then(Value::as_str) {
-        Some(url) if !url.is_empty() => ureq::Proxy::new(url)
-            .map(Some)
-            .map_err(|e| Failure::new("proxy", format!("invalid proxy `{}`: {e}", http::redact(url)))),
+        Some(url) if !url.is_empty() => ureq::Proxy::new(url).map(Some).map_err(|e| {
+            Failure::new(
+                "proxy",
+                format!("invalid proxy `{}`: {e}", http::redact(url)),
+            )
+        }),
         _ => Ok(None),
     }
 }
@@ -407,7 +400,11 @@ mod tests {
             ("Index.Example", "index.example.", true),
         ];
         for (value, host, allowed) in cases {
-            assert_eq!(Policy::parse(value).allows(host), *allowed, "{value} / {host}");
+            assert_eq!(
+                Policy::parse(value).allows(host),
+                *allowed,
+                "{value} / {host}"
+            );
         }
     }
 

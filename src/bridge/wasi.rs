@@ -14,6 +14,9 @@ use wiggle::GuestMemory;
 const MODULE: &str = "wasi_snapshot_preview1";
 /// WASI errno `fault`: a pointer outside the guest's memory.
 const ERRNO_FAULT: i32 = 21;
+/// WASI errnos `io` (what wasmtime-wasi reports for any failed stdio write) and `pipe`.
+const ERRNO_IO: i32 = 29;
+const ERRNO_PIPE: i32 = 64;
 
 /// Projects the store's state to the WASI context and the bridge.
 pub type Parts<T> = fn(&mut T) -> (&mut WasiP1Ctx, &mut Bridge);
@@ -37,8 +40,17 @@ pub fn shadow<T: Send + 'static>(linker: &mut Linker<T>, parts: Parts<T>) -> was
               -> wasmtime::Result<i32> {
             with_memory(&mut caller, parts, |wasi, bridge, memory| {
                 let errno = in_tokio(p1::path_open(
-                    wasi, &mut GuestMemory::Unshared(memory), dir, dirflags, path, path_len, oflags, rights, inheriting,
-                    fdflags, opened,
+                    wasi,
+                    &mut GuestMemory::Unshared(memory),
+                    dir,
+                    dirflags,
+                    path,
+                    path_len,
+                    oflags,
+                    rights,
+                    inheriting,
+                    fdflags,
+                    opened,
                 ))?;
                 if errno == 0 {
                     if let Some(fd) = read_u32(memory, opened) {
@@ -54,8 +66,26 @@ pub fn shadow<T: Send + 'static>(linker: &mut Linker<T>, parts: Parts<T>) -> was
         "fd_write",
         move |mut caller: Caller<'_, T>, fd: i32, iovs: i32, len: i32, written: i32| {
             with_memory(&mut caller, parts, |wasi, bridge, memory| {
+                if bridge.discards(fd as u32) {
+                    let Some(data) = gather(memory, iovs, len) else {
+                        return Ok(ERRNO_FAULT);
+                    };
+                    return Ok(write_u32(memory, written, data.len() as u32));
+                }
                 if !bridge.is_channel(fd as u32) {
-                    return in_tokio(p1::fd_write(wasi, &mut GuestMemory::Unshared(memory), fd, iovs, len, written));
+                    let errno = in_tokio(p1::fd_write(
+                        wasi,
+                        &mut GuestMemory::Unshared(memory),
+                        fd,
+                        iovs,
+                        len,
+                        written,
+                    ))?;
+                    if errno == ERRNO_IO && (fd == 1 || fd == 2) && reader_gone(fd) {
+                        // `python ... | head`: natively a BrokenPipeError, not an I/O error.
+                        return Ok(ERRNO_PIPE);
+                    }
+                    return Ok(errno);
                 }
                 let Some(data) = gather(memory, iovs, len) else {
                     return Ok(ERRNO_FAULT);
@@ -71,7 +101,14 @@ pub fn shadow<T: Send + 'static>(linker: &mut Linker<T>, parts: Parts<T>) -> was
         move |mut caller: Caller<'_, T>, fd: i32, iovs: i32, len: i32, read: i32| {
             with_memory(&mut caller, parts, |wasi, bridge, memory| {
                 if !bridge.is_channel(fd as u32) {
-                    return in_tokio(p1::fd_read(wasi, &mut GuestMemory::Unshared(memory), fd, iovs, len, read));
+                    return in_tokio(p1::fd_read(
+                        wasi,
+                        &mut GuestMemory::Unshared(memory),
+                        fd,
+                        iovs,
+                        len,
+                        read,
+                    ));
                 }
                 Ok(scatter(memory, bridge, fd as u32, iovs, len, read))
             })
@@ -108,6 +145,18 @@ fn with_memory<T>(
     f(wasi, bridge, bytes)
 }
 
+/// Whether the host's stdout/stderr is a pipe whose reading end is closed.
+fn reader_gone(fd: i32) -> bool {
+    let mut poll = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no waiting.
+    let ready = unsafe { libc::poll(&mut poll, 1, 0) };
+    ready > 0 && poll.revents & libc::POLLERR != 0
+}
+
 fn slice(memory: &[u8], ptr: i32, len: usize) -> Option<&[u8]> {
     let start = ptr as u32 as usize;
     memory.get(start..start.checked_add(len)?)
@@ -134,7 +183,10 @@ fn iovecs(memory: &[u8], iovs: i32, len: i32) -> Option<Vec<(i32, usize)>> {
     (0..len as u32)
         .map(|i| {
             let at = (iovs as u32).checked_add(i.checked_mul(8)?)? as i32;
-            Some((read_u32(memory, at)? as i32, read_u32(memory, at + 4)? as usize))
+            Some((
+                read_u32(memory, at)? as i32,
+                read_u32(memory, at + 4)? as usize,
+            ))
         })
         .collect()
 }

@@ -67,11 +67,22 @@ pub struct TestVenv {
 }
 
 impl TestVenv {
+    /// A venv without pip (most tests do not need it; creating one stays offline).
     pub fn new() -> Self {
+        Self::with_args(&["--without-pip"])
+    }
+
+    /// A venv made the default way, with the newest pip from the index.
+    pub fn new_with_pip() -> Self {
+        Self::with_args(&[])
+    }
+
+    /// A venv made with `wasipy venv DIR ARGS...`.
+    pub fn with_args(args: &[&str]) -> Self {
         ensure_runtime();
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join(".venv");
-        let out = wasipy().arg("venv").arg(&dir).output().unwrap();
+        let out = wasipy().arg("venv").arg(&dir).args(args).output().unwrap();
         assert!(
             out.status.success(),
             "wasipy venv: {}",

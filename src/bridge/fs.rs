@@ -1,0 +1,176 @@
+//! Filesystem requests WASI preview 1 cannot express (setting permission bits), checked
+//! against the run's mounts: a guest path is translated to the host path behind it, and
+//! the request is refused when that path (after following symlinks) leaves the mount or
+//! the mount is read-only.
+
+use super::{Failure, Reply};
+use crate::mounts::{Access, Mount};
+use serde_json::{json, Map, Value};
+use std::path::{Component, Path, PathBuf};
+
+/// The guest's view of the host filesystem.
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    pub mounts: Vec<Mount>,
+    /// Guest directories owned by the runtime's embedded filesystem: nothing on the host
+    /// stands behind them unless a mount inside them says so.
+    pub shadowed: Vec<String>,
+}
+
+/// An errno-style failure; the guest raises `OSError(errno.<name>, message, path)`.
+fn os_error(name: &'static str, message: impl Into<String>) -> Failure {
+    Failure {
+        kind: "os",
+        message: message.into(),
+        errno: Some(name),
+    }
+}
+
+fn io_error(err: &std::io::Error, path: &str) -> Failure {
+    let name = match err.raw_os_error() {
+        Some(libc::ENOENT) => "ENOENT",
+        Some(libc::EACCES) => "EACCES",
+        Some(libc::EPERM) => "EPERM",
+        Some(libc::EROFS) => "EROFS",
+        Some(libc::ENOTDIR) => "ENOTDIR",
+        Some(libc::ELOOP) => "ELOOP",
+        Some(libc::ENAMETOOLONG) => "ENAMETOOLONG",
+        _ => "EIO",
+    };
+    let text = err.to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text);
+    os_error(name, format!("{text}: {path}"))
+}
+
+impl Table {
+    /// The host path behind absolute guest path `guest`, for a request that changes it.
+    pub fn writable_host_path(&self, guest: &str) -> Result<PathBuf, Failure> {
+        if !guest.starts_with('/') || guest.contains('\0') {
+            return Err(os_error(
+                "EINVAL",
+                format!("not an absolute path: {guest:?}"),
+            ));
+        }
+        let guest_path = lexical(Path::new(guest));
+        let best = self
+            .mounts
+            .iter()
+            .filter(|m| guest_path.starts_with(&m.guest))
+            .max_by_key(|m| m.guest.len());
+        let shadow = self
+            .shadowed
+            .iter()
+            .filter(|s| guest_path.starts_with(s))
+            .map(String::len)
+            .max();
+        let Some(mount) = best.filter(|m| shadow.is_none_or(|s| m.guest.len() > s)) else {
+            return Err(os_error("EROFS", format!("not a host path: {guest}")));
+        };
+        let rest = guest_path
+            .strip_prefix(&mount.guest)
+            .unwrap_or(Path::new(""));
+        let host = mount.host.join(rest);
+        let real = std::fs::canonicalize(&host).map_err(|e| io_error(&e, guest))?;
+        let root = std::fs::canonicalize(&mount.host).map_err(|e| io_error(&e, guest))?;
+        if !real.starts_with(&root) {
+            return Err(os_error(
+                "EACCES",
+                format!("leaves its mapped directory: {guest}"),
+            ));
+        }
+        if mount.access == Access::ReadOnly {
+            return Err(os_error("EROFS", format!("mapped read-only: {guest}")));
+        }
+        Ok(real)
+    }
+
+    /// `fs.chmod`: meta `{path, mode}`; follows symlinks, as `os.chmod` does by default.
+    pub fn chmod(&self, meta: &Map<String, Value>) -> Reply {
+        let guest = meta.get("path").and_then(Value::as_str).unwrap_or("");
+        let mode = meta
+            .get("mode")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| Failure::new("bad_request", "missing `mode`"))?;
+        let host = self.writable_host_path(guest)?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&host, std::fs::Permissions::from_mode(mode as u32 & 0o7777))
+            .map_err(|e| io_error(&e, guest))?;
+        Ok((json!({}), Vec::new()))
+    }
+}
+
+/// Folds `.` and `..` without touching the filesystem (`..` at the root stays there).
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for part in path.components() {
+        match part {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(p) => out.push(p),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guest_paths_resolve_inside_their_mount_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        let work = root.join("work");
+        let ro = root.join("ro");
+        let outside = root.join("outside");
+        for dir in [&work, &ro, &outside] {
+            std::fs::create_dir(dir).unwrap();
+            std::fs::write(dir.join("f"), "x").unwrap();
+        }
+        std::os::unix::fs::symlink(outside.join("f"), work.join("link")).unwrap();
+        let table = Table {
+            mounts: vec![
+                Mount {
+                    host: work.clone(),
+                    guest: "/w".into(),
+                    access: Access::ReadWrite,
+                },
+                Mount {
+                    host: ro.clone(),
+                    guest: "/r".into(),
+                    access: Access::ReadOnly,
+                },
+                Mount {
+                    host: outside.clone(),
+                    guest: "/usr/bin".into(),
+                    access: Access::ReadWrite,
+                },
+            ],
+            shadowed: vec!["/usr".into()],
+        };
+        let kind = |guest: &str| match table.writable_host_path(guest) {
+            Ok(path) => path.to_string_lossy().into_owned(),
+            Err(f) => f.errno.unwrap().to_owned(),
+        };
+        let cases: &[(&str, String)] = &[
+            ("/w/f", work.join("f").to_string_lossy().into_owned()),
+            ("/w/../w/f", work.join("f").to_string_lossy().into_owned()),
+            ("/w/link", "EACCES".into()),
+            ("/w/../../etc/passwd", "EROFS".into()),
+            ("/r/f", "EROFS".into()),
+            ("/w/missing", "ENOENT".into()),
+            ("/usr/local/lib/x", "EROFS".into()),
+            (
+                "/usr/bin/f",
+                outside.join("f").to_string_lossy().into_owned(),
+            ),
+            ("relative", "EINVAL".into()),
+            ("/w/f\0x", "EINVAL".into()),
+        ];
+        for (guest, expected) in cases {
+            assert_eq!(&kind(guest), expected, "{guest}");
+        }
+    }
+}
