@@ -81,7 +81,7 @@ fn pip_installs_from_the_index_and_manages_packages() {
     run_ok(&mut pip(&venv, &cache, &["install", "pygments"]));
     let script = std::fs::read_to_string(venv.bin("pygmentize")).unwrap();
     assert!(script.starts_with(&format!("#!{}\n", venv.bin("python").display())));
-    let out = run_ok(&mut store_command(venv.bin("pygmentize")).arg("-V"));
+    let out = run_ok(store_command(venv.bin("pygmentize")).arg("-V"));
     assert!(out.starts_with("Pygments version"), "{out}");
 
     run_ok(&mut pip(&venv, &cache, &["uninstall", "-y", "six"]));
