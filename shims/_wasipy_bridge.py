@@ -59,45 +59,61 @@ def _channel():
     return _fd
 
 
-def _write_all(fd, parts):
-    for part in parts:
-        view = memoryview(part)
-        while view:
-            view = view[os.write(fd, view):]
+# One encoder, built once: json.dumps with options builds a new encoder per call.
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+# A reply is read with one call when it fits (the host has queued all of it).
+_FIRST_READ = 1 << 16
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _read_exact(fd, n):
-    if n == 0:
-        return b""
-    data = os.read(fd, n)
-    if len(data) == n:
-        return data
-    chunks = [data]
-    got = len(data)
-    while got < n:
-        more = os.read(fd, n - got)
+    data = os.read(fd, n)  # the host has queued the whole reply: usually one call
+    while len(data) < n:
+        more = os.read(fd, n - len(data))
         if not more:
             raise error("protocol", "the host bridge closed the reply early")
-        chunks.append(more)
-        got += len(more)
-    return b"".join(chunks)
+        data += more
+    return data
 
 
 def call(op, meta=None, body=b""):
     """Sends request ``op`` and returns the reply's ``(meta, body)``; raises BridgeError
     for an error reply."""
-    request = dict(meta or (), op=op)
-    meta_bytes = json.dumps(request, separators=(",", ":")).encode()
-    fd = _channel()
+    request = {"op": op}
+    if meta:
+        request.update(meta)
+    meta_bytes = _encode(request).encode()
+    fd = _fd if _fd is not None else _channel()
     header = _HEADER.pack(MAGIC, VERSION, REQUEST, 0, len(meta_bytes), len(body))
-    _write_all(fd, (header + meta_bytes, body))
-    magic, version, kind, _, meta_len, body_len = _HEADER.unpack(_read_exact(fd, _HEADER.size))
+    if len(body) <= _FIRST_READ:
+        _write_all(fd, header + meta_bytes + body)
+    else:
+        _write_all(fd, header + meta_bytes)
+        _write_all(fd, body)
+    reply = os.read(fd, _FIRST_READ)
+    if len(reply) < _HEADER.size:
+        raise error("protocol", "the host bridge sent no reply")
+    magic, version, kind, _, meta_len, body_len = _HEADER.unpack_from(reply)
     if magic != MAGIC or version != VERSION:
         raise error("protocol", "the host bridge sent a malformed reply")
-    reply = json.loads(_read_exact(fd, meta_len)) if meta_len else {}
-    data = _read_exact(fd, body_len)
+    start = _HEADER.size + meta_len
+    if len(reply) < start:
+        reply += _read_exact(fd, start - len(reply))
+    answer = json.loads(reply[_HEADER.size : start]) if meta_len else {}
+    missing = start + body_len - len(reply)
+    if missing <= 0:
+        data = reply[start:]
+    elif len(reply) == start:
+        data = _read_exact(fd, missing)  # a large body: no copy of what was read
+    else:
+        data = reply[start:] + _read_exact(fd, missing)
     if kind == ERROR:
         raise error(
-            reply.get("kind", "error"), reply.get("message", "bridge error"), reply.get("errno")
+            answer.get("kind", "error"), answer.get("message", "bridge error"), answer.get("errno")
         )
-    return reply, data
+    return answer, data

@@ -343,3 +343,36 @@ fn a_broken_stdout_pipe_is_a_broken_pipe_error() {
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert_eq!(stderr(&out), "broken pipe\n");
 }
+
+#[test]
+fn proxies_from_the_environment_are_honoured() {
+    // The local index doubles as an HTTP proxy; the host name below cannot resolve, so
+    // an answer proves the request went through the proxy.
+    let server = index_server::start(&[("wasipy-demo", "2.0")]);
+    let proxy = server.url.trim_end_matches("/simple/").to_owned();
+    let venv = pip_venv();
+    let code = "import urllib.request\n\
+                r = urllib.request.urlopen('http://index.wasipy-test.invalid/simple/wasipy-demo/')\n\
+                print(r.status, b'wasipy_demo-2.0' in r.read())";
+    let out = run_ok(venv.python().args(["-c", code]).env("http_proxy", &proxy));
+    assert_eq!(out, "200 True\n");
+
+    let no_cache = tempfile::tempdir().unwrap();
+    run_ok(
+        pip(
+            &venv,
+            no_cache.path(),
+            &[
+                "install",
+                "--index-url",
+                "http://index.wasipy-test.invalid/simple/",
+                "--trusted-host",
+                "index.wasipy-test.invalid",
+                "wasipy-demo",
+            ],
+        )
+        .env("HTTP_PROXY", &proxy),
+    );
+    let out = run_ok(venv.python().args(["-c", "import wasipy_demo; print(wasipy_demo.VERSION)"]));
+    assert_eq!(out, "2.0\n");
+}

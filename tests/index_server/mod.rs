@@ -43,19 +43,24 @@ pub fn start(projects: &[(&str, &str)]) -> Server {
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let mut reader = BufReader::new(stream);
-            let mut request_line = String::new();
-            if reader.read_line(&mut request_line).is_err() {
+            let Some(mut request_line) = read_head(&mut reader) else {
                 continue;
+            };
+            // As a proxy it is asked to tunnel first: agree, then serve what comes through.
+            if request_line.starts_with("CONNECT ") {
+                let _ = reader
+                    .get_mut()
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                match read_head(&mut reader) {
+                    Some(line) => request_line = line,
+                    None => continue,
+                }
             }
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                line.clear();
-            }
-            let path = request_line
-                .split_whitespace()
-                .nth(1)
-                .unwrap_or("/")
-                .to_owned();
+            let target = request_line.split_whitespace().nth(1).unwrap_or("/");
+            let path = match target.strip_prefix("http://") {
+                Some(rest) => rest.find('/').map_or("/", |i| &rest[i..]).to_owned(),
+                None => target.to_owned(),
+            };
             *counter.lock().unwrap().entry(path.clone()).or_insert(0) += 1;
             let mut stream = reader.into_inner();
             let _ = match files.get(&path) {
@@ -75,6 +80,17 @@ pub fn start(projects: &[(&str, &str)]) -> Server {
         }
     });
     Server { url, hits }
+}
+
+/// Reads a request head; returns its request line.
+fn read_head(reader: &mut BufReader<std::net::TcpStream>) -> Option<String> {
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line).ok()?;
+    let mut line = String::new();
+    while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+        line.clear();
+    }
+    Some(request_line)
 }
 
 /// Now as an HTTP date (`Sat, 21 Nov 2026 17:06:31 GMT`): caches need it with max-age.
