@@ -373,6 +373,9 @@ fn proxies_from_the_environment_are_honoured() {
         )
         .env("HTTP_PROXY", &proxy),
     );
-    let out = run_ok(venv.python().args(["-c", "import wasipy_demo; print(wasipy_demo.VERSION)"]));
+    let out = run_ok(
+        venv.python()
+            .args(["-c", "import wasipy_demo; print(wasipy_demo.VERSION)"]),
+    );
     assert_eq!(out, "2.0\n");
 }
