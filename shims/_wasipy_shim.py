@@ -10,6 +10,28 @@ patches is imported.
 import os as _os
 import sys as _sys
 
+# Where the other shims live: programs may drop site-packages from sys.path later (pip's
+# isolated build environments do), so they are loaded from here, not searched for.
+_HERE = _os.path.dirname(_os.path.abspath(__file__))
+
+
+def _load(name):
+    """The shim module ``name`` (and the bridge it uses), loaded from ``_HERE``."""
+    for dep in ("_wasipy_bridge", name):
+        if dep not in _sys.modules:
+            import importlib.util
+
+            path = _os.path.join(_HERE, dep + ".py")
+            spec = importlib.util.spec_from_file_location(dep, path)
+            module = importlib.util.module_from_spec(spec)
+            _sys.modules[dep] = module
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del _sys.modules[dep]
+                raise
+    return _sys.modules[name]
+
 
 def _restore_cwd():
     """The guest starts at ``/``; move to the host's working directory."""
@@ -89,16 +111,34 @@ def _add_chmod():
             raise NotImplementedError("chmod: follow_symlinks unavailable on this platform")
         if dir_fd is not None or isinstance(path, int) or not mode & 0o7777:
             return native(path, mode, dir_fd=dir_fd)
-        import _wasipy_bridge
-
         path = _os.path.abspath(_os.fsdecode(path))
         try:
-            _wasipy_bridge.call("fs.chmod", {"path": path, "mode": mode})
+            _load("_wasipy_bridge").call("fs.chmod", {"path": path, "mode": mode})
         except OSError as exc:
             raise OSError(exc.errno, exc.strerror.rpartition(": ")[0] or exc.strerror, path) from None
 
     chmod.__doc__ = native.__doc__
     _os.chmod = chmod
+
+
+def _add_chown():
+    """WASI has no owners; the host changes them (inside the mounts), as ``tarfile``
+    does when it runs as root."""
+    if hasattr(_os, "chown"):
+        return
+
+    def chown(path, uid, gid, *, dir_fd=None, follow_symlinks=True):
+        if dir_fd is not None or isinstance(path, int):
+            raise NotImplementedError("chown: dir_fd and descriptors are unavailable in WASI")
+        path = _os.path.abspath(_os.fsdecode(path))
+        meta = {"path": path, "uid": uid, "gid": gid, "follow": follow_symlinks}
+        try:
+            _load("_wasipy_bridge").call("fs.chown", meta)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror.rpartition(": ")[0] or exc.strerror, path) from None
+
+    _os.chown = chown
+    _os.lchown = lambda path, uid, gid: chown(path, uid, gid, follow_symlinks=False)
 
 
 def _add_dup2():
@@ -109,9 +149,7 @@ def _add_dup2():
 
     def dup2(fd, fd2, inheritable=True):
         if fd2 in (1, 2) and _is_devnull(fd):
-            import _wasipy_bridge
-
-            _wasipy_bridge.call("stdio.discard", {"fd": fd2})
+            _load("_wasipy_bridge").call("stdio.discard", {"fd": fd2})
             return fd2
         import errno
 
@@ -127,6 +165,20 @@ def _is_devnull(fd):
         return False
 
 
+def _add_system():
+    """``os.system`` runs this venv's python as a child interpreter (see
+    ``_wasipy_subprocess``); other commands report that WASI cannot run them."""
+    if hasattr(_os, "system"):
+        return
+
+    def system(command):
+        import subprocess  # noqa: F401  (installs the child-interpreter Popen)
+
+        return _load("_wasipy_subprocess")._system(command)
+
+    _os.system = system
+
+
 # Modules patched right after they are first imported: name -> "module:function".
 _PATCHES = {
     "urllib.request": "_wasipy_http:patch_urllib",
@@ -134,6 +186,7 @@ _PATCHES = {
     "pip._vendor.requests.adapters": "_wasipy_http:patch_requests",
     "pip._internal.models.search_scope": "_wasipy_http:patch_pip_search_scope",
     "pip._internal.cli.index_command": "_wasipy_http:patch_pip_index_command",
+    "subprocess": "_wasipy_subprocess:install",
     "rich.live": "_wasipy_compat:patch_rich_live",
     "pip._vendor.rich.live": "_wasipy_compat:patch_rich_live",
     "rich.progress": "_wasipy_compat:patch_rich_progress",
@@ -154,7 +207,7 @@ class _PatchLoader:
         module.__loader__ = module.__spec__.loader = self.loader
         self.loader.exec_module(module)
         target, _, func = self.patch.partition(":")
-        getattr(__import__(target), func)(module)
+        getattr(_load(target), func)(module)
 
 
 class _PatchFinder:
@@ -180,5 +233,7 @@ _restore_script_name()
 _host_facts()
 _add_chmod()
 _add_dup2()
+_add_chown()
+_add_system()
 if _PatchFinder not in _sys.meta_path:
     _sys.meta_path.insert(0, _PatchFinder)

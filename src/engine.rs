@@ -7,14 +7,18 @@ use crate::runtime::{self, Installed};
 use std::hash::{Hash, Hasher};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
-use wasmtime::{Config, Engine, Linker, Module, OptLevel, Store, Trap, WasmBacktraceDetails};
+use wasmtime::{
+    Config, Engine, Linker, Module, OptLevel, Store, Trap, UpdateDeadline, WasmBacktraceDetails,
+};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 /// CPython wants a deep wasm stack; the guest thread's native stack must exceed it.
 const MAX_WASM_STACK: usize = 32 << 20;
-const GUEST_THREAD_STACK: usize = MAX_WASM_STACK + (32 << 20);
+pub const GUEST_THREAD_STACK: usize = MAX_WASM_STACK + (32 << 20);
 /// `WASIPY_LOG=debug` prints where start-up time goes.
 pub const LOG_VAR: &str = "WASIPY_LOG";
 
@@ -55,6 +59,83 @@ impl Error {
             _ => 1,
         }
     }
+}
+
+/// Set by SIGINT: every running guest (the main one and its children) stops at its next
+/// epoch check.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// The engine whose epoch SIGINT advances.
+static SIGINT_ENGINE: OnceLock<Engine> = OnceLock::new();
+/// The exit code of an interrupted python, as CPython's for an unhandled KeyboardInterrupt.
+pub const INTERRUPTED_EXIT: i32 = 130;
+/// What [`run_guest`] returns for a guest stopped by its kill flag.
+pub const KILLED: i32 = -1;
+
+/// Ctrl-C cannot become a KeyboardInterrupt inside WASI; it stops the guest (exit 130).
+/// A second Ctrl-C exits at once, in case the guest is stuck in a host call.
+pub fn handle_sigint(engine: &Engine) {
+    let _ = SIGINT_ENGINE.set(engine.clone());
+    extern "C" fn on_sigint(_: libc::c_int) {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            // SAFETY: _exit is async-signal-safe.
+            unsafe { libc::_exit(INTERRUPTED_EXIT) };
+        }
+        if let Some(engine) = SIGINT_ENGINE.get() {
+            engine.increment_epoch(); // documented as signal-safe
+        }
+    }
+    // SAFETY: installs a handler that only touches atomics; no SA_RESTART, so a blocked
+    // read returns EINTR and the guest gets back to wasm code, where the epoch is checked.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_sigint as extern "C" fn(libc::c_int) as usize;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(libc::SIGINT, &action, std::ptr::null_mut());
+    }
+}
+
+/// Whether SIGINT arrived (host code that waits checks this).
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Why a guest was stopped from outside.
+#[derive(Debug)]
+enum Stopped {
+    Interrupted,
+    Killed,
+}
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+impl std::error::Error for Stopped {}
+
+/// How a guest's standard streams are connected.
+#[derive(Default)]
+pub enum Input {
+    #[default]
+    Inherit,
+    Null,
+    Pipe(std::fs::File),
+}
+
+#[derive(Default, Clone)]
+pub enum Output {
+    #[default]
+    Inherit,
+    Null,
+    Pipe(wasmtime_wasi::cli::OutputFile),
+}
+
+#[derive(Default)]
+pub struct Stdio {
+    pub stdin: Input,
+    pub stdout: Output,
+    pub stderr: Output,
 }
 
 /// The guest's `proc_exit`, carried out of wasm as an error.
@@ -103,6 +184,14 @@ impl Timer {
         }
     }
 
+    /// A timer that prints nothing (child interpreters).
+    pub fn off() -> Self {
+        Self {
+            start: Instant::now(),
+            enabled: false,
+        }
+    }
+
     pub fn mark(&self, what: &str) {
         if self.enabled {
             eprintln!(
@@ -123,6 +212,8 @@ pub fn engine() -> Result<Engine, Error> {
     // the tunables and invalidate every cached artifact.
     config.wasm_backtrace_details(WasmBacktraceDetails::Disable);
     config.cranelift_opt_level(OptLevel::Speed);
+    // Lets Ctrl-C and `Popen.kill()` stop a busy guest (checked at loop heads and calls).
+    config.epoch_interruption(true);
     Engine::new(&config).map_err(|e| Error::Config(e.to_string()))
 }
 
@@ -234,21 +325,40 @@ pub fn run(engine: &Engine, module: &Module, guest: Guest, timer: &Timer) -> Res
                 start,
                 enabled: timer_enabled,
             };
-            run_on_this_thread(&engine, &module, &guest, &timer)
+            run_guest(&engine, &module, &guest, Stdio::default(), None, &timer)
         })
         .map_err(|e| Error::Instantiate(format!("cannot start the guest thread: {e}")))?
         .join()
         .unwrap_or_else(|_| Err(Error::Instantiate("the guest thread panicked".into())))
 }
 
-fn run_on_this_thread(
+/// Runs a guest on the current thread (which needs a [`GUEST_THREAD_STACK`]-sized stack)
+/// with the given stdio; `kill` stops it from another thread ([`KILLED`] is returned).
+pub fn run_guest(
     engine: &Engine,
     module: &Module,
     guest: &Guest,
+    stdio: Stdio,
+    kill: Option<Arc<AtomicBool>>,
     timer: &Timer,
 ) -> Result<i32, Error> {
-    let (wasi, bridge) = wasi_context(guest)?;
+    let spawner = Arc::new(bridge::proc::Spawner {
+        engine: engine.clone(),
+        module: module.clone(),
+        guest: guest.clone(),
+    });
+    let (wasi, bridge) = wasi_context(guest, stdio, spawner)?;
     let mut store = Store::new(engine, Host { wasi, bridge });
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return Err(wasmtime::Error::new(Stopped::Interrupted));
+        }
+        if kill.as_ref().is_some_and(|k| k.load(Ordering::SeqCst)) {
+            return Err(wasmtime::Error::new(Stopped::Killed));
+        }
+        Ok(UpdateDeadline::Continue(1))
+    });
     let mut linker: Linker<Host> = Linker::new(engine);
     let setup = |e: wasmtime::Error| Error::Instantiate(e.to_string());
     p1::add_to_linker_sync(&mut linker, |host: &mut Host| &mut host.wasi).map_err(setup)?;
@@ -273,11 +383,29 @@ fn run_on_this_thread(
 
 /// Applies argv, environment, stdio and mounts to a WASI preview 1 context, and sets up the
 /// bridge's private preopen after the guest's mounts.
-fn wasi_context(guest: &Guest) -> Result<(WasiP1Ctx, Bridge), Error> {
+fn wasi_context(
+    guest: &Guest,
+    stdio: Stdio,
+    spawner: Arc<bridge::proc::Spawner>,
+) -> Result<(WasiP1Ctx, Bridge), Error> {
     let mut builder = WasiCtxBuilder::new();
     // Must precede the preopens: each preopened dir captures this setting.
     builder.allow_blocking_current_thread(true);
-    builder.inherit_stdio();
+    match stdio.stdin {
+        Input::Inherit => builder.inherit_stdin(),
+        Input::Null => builder.stdin(std::io::empty()),
+        Input::Pipe(file) => builder.stdin(wasmtime_wasi::cli::InputFile::new(file)),
+    };
+    match stdio.stdout {
+        Output::Inherit => builder.inherit_stdout(),
+        Output::Null => builder.stdout(std::io::empty()),
+        Output::Pipe(file) => builder.stdout(file),
+    };
+    match stdio.stderr {
+        Output::Inherit => builder.inherit_stderr(),
+        Output::Null => builder.stderr(std::io::empty()),
+        Output::Pipe(file) => builder.stderr(file),
+    };
     builder.args(&guest.argv);
     for (key, value) in &guest.env {
         builder.env(key, value);
@@ -296,7 +424,7 @@ fn wasi_context(guest: &Guest) -> Result<(WasiP1Ctx, Bridge), Error> {
             preopen(&mut builder, &mount)?;
             // wasmtime-wasi numbers preopens from 3 in the order they were added.
             let fd = 3 + guest.mounts.len() as u32;
-            Bridge::new(Some(fd), config.network.clone(), config.fs.clone())
+            Bridge::new(Some(fd), config.network.clone(), config.fs.clone()).with_spawner(spawner)
         }
         None => Bridge::new(None, bridge::net::Policy::Off, Default::default()),
     };
@@ -337,6 +465,11 @@ fn exit_code_of(err: wasmtime::Error) -> Result<i32, Error> {
     }
     if let Some(wasmtime_wasi::I32Exit(code)) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
         return Ok(*code & 0xff);
+    }
+    match err.downcast_ref::<Stopped>() {
+        Some(Stopped::Interrupted) => return Ok(INTERRUPTED_EXIT),
+        Some(Stopped::Killed) => return Ok(KILLED),
+        None => {}
     }
     let (message, exit_code) = match err.downcast_ref::<Trap>() {
         Some(Trap::StackOverflow) => (

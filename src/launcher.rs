@@ -51,9 +51,15 @@ pub fn main(argv0: &OsStr, args: Vec<OsString>) -> anyhow::Result<i32> {
     let mut guest = plan(guest, &exe, &args, cwd.as_deref());
     guest.env.push((HOST_VAR.to_owned(), host_facts()));
     let engine = engine::engine()?;
+    engine::handle_sigint(&engine);
     let module = engine::load_module(&engine, &runtime, &cache, &timer)?;
     match engine::run(&engine, &module, guest, &timer) {
-        Ok(code) => Ok(code),
+        Ok(code) => {
+            if code == engine::INTERRUPTED_EXIT && engine::interrupted() {
+                eprintln!("KeyboardInterrupt");
+            }
+            Ok(code)
+        }
         Err(err) => {
             eprintln!("wasipy: {err}");
             Ok(err.exit_code())
@@ -103,7 +109,7 @@ fn host_env() -> Vec<(String, String)> {
 
 /// What WASI cannot ask the host: `uid,euid,gid,egid,umask,columns,lines` (columns and
 /// lines are 0 without a terminal). Read by `shims/_wasipy_shim.py`.
-fn host_facts() -> String {
+pub fn host_facts() -> String {
     // SAFETY: plain libc queries; umask is set back at once, before any thread starts.
     let (uid, euid, gid, egid, umask) = unsafe {
         let mask = libc::umask(0o022);

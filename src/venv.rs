@@ -25,6 +25,10 @@ const SHIMS: &[(&str, &str)] = &[
         "_wasipy_compat.py",
         include_str!("../shims/_wasipy_compat.py"),
     ),
+    (
+        "_wasipy_subprocess.py",
+        include_str!("../shims/_wasipy_subprocess.py"),
+    ),
     ("mmap.py", include_str!("../shims/mmap.py")),
 ];
 

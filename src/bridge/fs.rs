@@ -99,6 +99,35 @@ impl Table {
     }
 }
 
+impl Table {
+    /// `fs.chown`: meta `{path, uid, gid, follow}`; -1 leaves an id unchanged.
+    pub fn chown(&self, meta: &Map<String, Value>) -> Reply {
+        let guest = meta.get("path").and_then(Value::as_str).unwrap_or("");
+        let id = |key: &str| {
+            meta.get(key)
+                .and_then(Value::as_i64)
+                .filter(|v| *v >= 0)
+                .map(|v| v as u32)
+        };
+        let follow = meta.get("follow").and_then(Value::as_bool).unwrap_or(true);
+        let host = if follow {
+            self.writable_host_path(guest)?
+        } else {
+            // The link itself: check its directory, then name the link.
+            let (dir, name) = guest.rsplit_once('/').unwrap_or(("", guest));
+            self.writable_host_path(if dir.is_empty() { "/" } else { dir })?
+                .join(name)
+        };
+        let result = if follow {
+            std::os::unix::fs::chown(&host, id("uid"), id("gid"))
+        } else {
+            std::os::unix::fs::lchown(&host, id("uid"), id("gid"))
+        };
+        result.map_err(|e| io_error(&e, guest))?;
+        Ok((json!({}), Vec::new()))
+    }
+}
+
 /// Folds `.` and `..` without touching the filesystem (`..` at the root stays there).
 fn lexical(path: &Path) -> PathBuf {
     let mut out = PathBuf::from("/");

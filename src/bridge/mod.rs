@@ -9,6 +9,7 @@
 pub mod frame;
 pub mod fs;
 pub mod net;
+pub mod proc;
 pub mod wasi;
 
 use frame::{Frame, Kind, Parsed};
@@ -64,6 +65,7 @@ pub struct Bridge {
     fs: fs::Table,
     /// Guest stdout/stderr redirected to the null device (`os.dup2(devnull, 1)`).
     discard: [bool; 3],
+    procs: proc::Procs,
 }
 
 /// One open channel: request bytes not yet parsed, reply bytes not yet read.
@@ -82,7 +84,14 @@ impl Bridge {
             net: net::Net::new(network),
             fs,
             discard: [false; 3],
+            procs: proc::Procs::default(),
         }
+    }
+
+    /// Lets this guest start child interpreters.
+    pub fn with_spawner(mut self, spawner: std::sync::Arc<proc::Spawner>) -> Self {
+        self.procs = proc::Procs::new(Some(spawner));
+        self
     }
 
     /// Whether writes to stdio descriptor `fd` are thrown away.
@@ -160,7 +169,15 @@ impl Bridge {
             "http.read" => self.net.read(&request.meta),
             "http.close" => self.net.close(&request.meta),
             "fs.chmod" => self.fs.chmod(&request.meta),
+            "fs.chown" => self.fs.chown(&request.meta),
             "stdio.discard" => self.discard_stdio(&request.meta),
+            "proc.spawn" => self.procs.spawn(&request.meta),
+            "proc.write" => self.procs.write(&request.meta, &request.body),
+            "proc.close_stdin" => self.procs.close_stdin(&request.meta),
+            "proc.read" => self.procs.read(&request.meta),
+            "proc.wait" => self.procs.wait(&request.meta),
+            "proc.communicate" => self.procs.communicate(&request.meta),
+            "proc.kill" => self.procs.kill(&request.meta),
             other => Err(Failure::new(
                 "unknown_op",
                 format!("unknown bridge operation `{other}`"),

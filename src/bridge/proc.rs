@@ -1,0 +1,384 @@
+//! Child interpreters. WASI preview 1 has no processes, so `subprocess` of this venv's python
+//! becomes a new instance of the same compiled module on a host thread, with OS pipes for
+//! the streams the parent asked to capture. Captured output is drained into memory as it
+//! comes, so a child never blocks on a full pipe while its parent waits.
+
+use super::{Failure, Reply};
+use crate::engine::{self, Guest, Input, Output, Stdio, Timer};
+use serde_json::{json, Map, Value};
+use std::collections::{HashMap, VecDeque};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+use wasmtime::{Engine, Module};
+
+/// Child pids are unique within this launcher process (and tell nothing about host pids).
+static NEXT_PID: AtomicU32 = AtomicU32::new(1000);
+/// How often blocked waits look at SIGINT.
+const TICK: Duration = Duration::from_millis(50);
+
+/// What a running guest needs to start children: its engine, module and its own guest
+/// description (mounts, bridge settings), which children inherit.
+pub struct Spawner {
+    pub engine: Engine,
+    pub module: Module,
+    pub guest: Guest,
+}
+
+/// Output captured from a child, filled by a drain thread.
+#[derive(Default)]
+struct Captured {
+    state: Mutex<(VecDeque<u8>, bool)>,
+    changed: Condvar,
+}
+
+/// A child's exit status, set once by its thread.
+#[derive(Default)]
+struct Status {
+    code: Mutex<Option<i32>>,
+    done: Condvar,
+}
+
+struct Child {
+    status: Arc<Status>,
+    kill: Arc<AtomicBool>,
+    signal: i32,
+    stdin: Option<File>,
+    /// stdout, stderr.
+    captured: [Option<Arc<Captured>>; 2],
+}
+
+/// The children of one guest.
+#[derive(Default)]
+pub struct Procs {
+    spawner: Option<Arc<Spawner>>,
+    children: HashMap<u32, Child>,
+}
+
+fn bad(message: impl Into<String>) -> Failure {
+    Failure::new("bad_request", message)
+}
+
+fn pid_of(meta: &Map<String, Value>) -> Result<u32, Failure> {
+    meta.get("pid")
+        .and_then(Value::as_u64)
+        .map(|p| p as u32)
+        .ok_or_else(|| bad("missing `pid`"))
+}
+
+/// `timeout` in seconds; absent or null waits forever.
+fn deadline(meta: &Map<String, Value>) -> Option<Instant> {
+    let secs = meta.get("timeout").and_then(Value::as_f64)?;
+    Some(Instant::now() + Duration::from_secs_f64(secs.clamp(0.0, 1e9)))
+}
+
+fn pipe() -> Result<(File, File), Failure> {
+    let (reader, writer) = std::io::pipe().map_err(|e| Failure::new("os", e.to_string()))?;
+    Ok((
+        File::from(std::os::fd::OwnedFd::from(reader)),
+        File::from(std::os::fd::OwnedFd::from(writer)),
+    ))
+}
+
+/// Copies `reader` into `captured` until the end, on its own thread.
+fn drain(mut reader: File) -> Arc<Captured> {
+    let captured = Arc::new(Captured::default());
+    let sink = captured.clone();
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let n = reader.read(&mut buf).unwrap_or(0);
+            let mut state = sink.state.lock().expect("capture lock");
+            if n == 0 {
+                state.1 = true;
+            } else {
+                state.0.extend(&buf[..n]);
+            }
+            sink.changed.notify_all();
+            if n == 0 {
+                break;
+            }
+        }
+    });
+    captured
+}
+
+impl Procs {
+    pub fn new(spawner: Option<Arc<Spawner>>) -> Self {
+        Self {
+            spawner,
+            children: HashMap::new(),
+        }
+    }
+
+    fn child(&mut self, meta: &Map<String, Value>) -> Result<&mut Child, Failure> {
+        let pid = pid_of(meta)?;
+        self.children
+            .get_mut(&pid)
+            .ok_or_else(|| bad(format!("no child {pid}")))
+    }
+
+    /// `proc.spawn`: meta `{exe, argv, cwd, env: [[k, v]], stdin, stdout, stderr}` where
+    /// each stream is `inherit`, `null` or `pipe` (stderr also `stdout`); replies `{pid}`.
+    pub fn spawn(&mut self, meta: &Map<String, Value>) -> Reply {
+        let spawner = self
+            .spawner
+            .clone()
+            .ok_or_else(|| Failure::new("unavailable", "this guest cannot start children"))?;
+        let text = |key: &str| meta.get(key).and_then(Value::as_str);
+        let exe = text("exe").ok_or_else(|| bad("missing `exe`"))?;
+        let strings = |v: &Value| -> Option<Vec<String>> {
+            v.as_array()?
+                .iter()
+                .map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        };
+        let args = meta
+            .get("argv")
+            .and_then(strings)
+            .ok_or_else(|| bad("bad `argv`"))?;
+        let mut env = Vec::new();
+        for pair in meta
+            .get("env")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let pair = strings(pair)
+                .filter(|p| p.len() == 2)
+                .ok_or_else(|| bad("bad `env`"))?;
+            env.push((pair[0].clone(), pair[1].clone()));
+        }
+        env.push((
+            crate::launcher::HOST_VAR.to_owned(),
+            crate::launcher::host_facts(),
+        ));
+        let mut guest = spawner.guest.clone();
+        guest.env = env;
+        let guest = crate::launcher::plan(guest, Path::new(exe), &args, text("cwd").map(Path::new));
+
+        let mut stdio = Stdio::default();
+        let mut stdin = None;
+        match text("stdin").unwrap_or("inherit") {
+            "pipe" => {
+                let (reader, writer) = pipe()?;
+                stdio.stdin = Input::Pipe(reader);
+                stdin = Some(writer);
+            }
+            "null" => stdio.stdin = Input::Null,
+            _ => {}
+        }
+        let mut captured = [None, None];
+        for (i, key) in ["stdout", "stderr"].into_iter().enumerate() {
+            let output = match text(key).unwrap_or("inherit") {
+                "pipe" => {
+                    let (reader, writer) = pipe()?;
+                    captured[i] = Some(drain(reader));
+                    Output::Pipe(wasmtime_wasi::cli::OutputFile::new(writer))
+                }
+                "stdout" if i == 1 => stdio.stdout.clone(),
+                "null" => Output::Null,
+                _ => Output::Inherit,
+            };
+            if i == 0 {
+                stdio.stdout = output;
+            } else {
+                stdio.stderr = output;
+            }
+        }
+
+        let pid = NEXT_PID.fetch_add(1, Ordering::SeqCst);
+        let status = Arc::new(Status::default());
+        let kill = Arc::new(AtomicBool::new(false));
+        let (done, stop) = (status.clone(), kill.clone());
+        std::thread::Builder::new()
+            .name(format!("python.wasm child {pid}"))
+            .stack_size(engine::GUEST_THREAD_STACK)
+            .spawn(move || {
+                let timer = Timer::off();
+                let code = engine::run_guest(
+                    &spawner.engine,
+                    &spawner.module,
+                    &guest,
+                    stdio,
+                    Some(stop),
+                    &timer,
+                )
+                .unwrap_or_else(|err| {
+                    eprintln!("wasipy: {err}");
+                    err.exit_code()
+                });
+                *done.code.lock().expect("status lock") = Some(code);
+                done.done.notify_all();
+            })
+            .map_err(|e| Failure::new("os", format!("cannot start a thread: {e}")))?;
+        self.children.insert(
+            pid,
+            Child {
+                status,
+                kill,
+                signal: 9,
+                stdin,
+                captured,
+            },
+        );
+        Ok((json!({ "pid": pid }), Vec::new()))
+    }
+
+    /// `proc.write`: meta `{pid}`, body = bytes for the child's stdin.
+    pub fn write(&mut self, meta: &Map<String, Value>, body: &[u8]) -> Reply {
+        let child = self.child(meta)?;
+        let stdin = child
+            .stdin
+            .as_mut()
+            .ok_or_else(|| bad("stdin is not a pipe"))?;
+        stdin.write_all(body).map_err(|e| Failure {
+            kind: "os",
+            message: e.to_string(),
+            errno: Some(if e.kind() == std::io::ErrorKind::BrokenPipe {
+                "EPIPE"
+            } else {
+                "EIO"
+            }),
+        })?;
+        Ok((json!({}), Vec::new()))
+    }
+
+    /// `proc.close_stdin`: meta `{pid}`; the child reads end-of-file.
+    pub fn close_stdin(&mut self, meta: &Map<String, Value>) -> Reply {
+        self.child(meta)?.stdin = None;
+        Ok((json!({}), Vec::new()))
+    }
+
+    /// `proc.read`: meta `{pid, stream: 1|2, size}`; waits for at least one byte or the end.
+    pub fn read(&mut self, meta: &Map<String, Value>) -> Reply {
+        let stream = meta.get("stream").and_then(Value::as_u64).unwrap_or(1);
+        let size = meta.get("size").and_then(Value::as_u64).unwrap_or(1 << 16) as usize;
+        let child = self.child(meta)?;
+        let captured = child.captured[(stream == 2) as usize]
+            .clone()
+            .ok_or_else(|| bad("that stream is not a pipe"))?;
+        let mut state = captured.state.lock().expect("capture lock");
+        while state.0.is_empty() && !state.1 {
+            if engine::interrupted() {
+                return Err(Failure::new("interrupted", "interrupted"));
+            }
+            state = captured
+                .changed
+                .wait_timeout(state, TICK)
+                .expect("capture lock")
+                .0;
+        }
+        let n = size.min(state.0.len()).min(super::frame::MAX_BODY);
+        let data: Vec<u8> = state.0.drain(..n).collect();
+        let eof = state.1 && state.0.is_empty();
+        Ok((json!({ "eof": eof }), data))
+    }
+
+    /// `proc.wait`: meta `{pid, timeout}`; replies `{returncode}` (null if still running).
+    pub fn wait(&mut self, meta: &Map<String, Value>) -> Reply {
+        let until = deadline(meta);
+        let child = self.child(meta)?;
+        let code = wait_status(&child.status, until)?;
+        let code = code.map(|c| returncode(c, child.signal));
+        Ok((json!({ "returncode": code }), Vec::new()))
+    }
+
+    /// `proc.communicate`: meta `{pid, timeout}`; waits for the exit and the end of the
+    /// captured output. Replies `{returncode, stdout: len, timeout}` with the stdout then
+    /// stderr bytes captured since the last read (on timeout: what there is so far).
+    pub fn communicate(&mut self, meta: &Map<String, Value>) -> Reply {
+        let until = deadline(meta);
+        let child = self.child(meta)?;
+        child.stdin = None;
+        let mut code = wait_status(&child.status, until)?;
+        if code.is_some() {
+            for captured in child.captured.iter().flatten() {
+                if !wait_eof(captured, until)? {
+                    code = None;
+                }
+            }
+        }
+        let mut body = Vec::new();
+        let mut lengths = [0usize; 2];
+        for (i, captured) in child.captured.iter().enumerate() {
+            if let Some(captured) = captured {
+                let mut state = captured.state.lock().expect("capture lock");
+                lengths[i] = state.0.len();
+                body.extend(state.0.drain(..));
+            }
+        }
+        if body.len() > super::frame::MAX_BODY {
+            return Err(bad(
+                "captured output exceeds 64 MiB; read the pipes instead",
+            ));
+        }
+        let reply = json!({
+            "returncode": code.map(|c| returncode(c, child.signal)),
+            "stdout": lengths[0],
+            "timeout": code.is_none(),
+        });
+        Ok((reply, body))
+    }
+
+    /// `proc.kill`: meta `{pid, signal}`; the child stops at its next check and its
+    /// return code is `-signal`, as for a native child killed by that signal.
+    pub fn kill(&mut self, meta: &Map<String, Value>) -> Reply {
+        let signal = meta.get("signal").and_then(Value::as_i64).unwrap_or(9) as i32;
+        let child = self.child(meta)?;
+        if child.status.code.lock().expect("status lock").is_none() {
+            child.signal = signal;
+            child.kill.store(true, Ordering::SeqCst);
+            if let Some(spawner) = &self.spawner {
+                spawner.engine.increment_epoch();
+            }
+        }
+        Ok((json!({}), Vec::new()))
+    }
+}
+
+fn returncode(code: i32, signal: i32) -> i32 {
+    match code {
+        engine::KILLED => -signal,
+        c if c == engine::INTERRUPTED_EXIT && engine::interrupted() => -libc::SIGINT,
+        c => c,
+    }
+}
+
+/// The exit code once the child ends, or None when `until` passes first.
+fn wait_status(status: &Status, until: Option<Instant>) -> Result<Option<i32>, Failure> {
+    let mut code = status.code.lock().expect("status lock");
+    while code.is_none() {
+        if engine::interrupted() {
+            return Err(Failure::new("interrupted", "interrupted"));
+        }
+        let tick = match until {
+            Some(t) if Instant::now() >= t => return Ok(None),
+            Some(t) => TICK.min(t - Instant::now()),
+            None => TICK,
+        };
+        code = status.done.wait_timeout(code, tick).expect("status lock").0;
+    }
+    Ok(*code)
+}
+
+/// Waits until the drain thread reached the end; false when `until` passes first.
+fn wait_eof(captured: &Captured, until: Option<Instant>) -> Result<bool, Failure> {
+    let mut state = captured.state.lock().expect("capture lock");
+    while !state.1 {
+        let tick = match until {
+            Some(t) if Instant::now() >= t => return Ok(false),
+            Some(t) => TICK.min(t - Instant::now()),
+            None => TICK,
+        };
+        state = captured
+            .changed
+            .wait_timeout(state, tick)
+            .expect("capture lock")
+            .0;
+    }
+    Ok(true)
+}
