@@ -99,6 +99,16 @@ pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 
+/// The error that stops a guest now, if SIGINT arrived or its kill flag is set; host calls
+/// that block (sleeps) return it to end the guest as promptly as wasm code would.
+pub fn stop_requested(kill: Option<&AtomicBool>) -> Option<wasmtime::Error> {
+    if interrupted() {
+        return Some(wasmtime::Error::new(Stopped::Interrupted));
+    }
+    kill.filter(|k| k.load(Ordering::SeqCst))
+        .map(|_| wasmtime::Error::new(Stopped::Killed))
+}
+
 /// Why a guest was stopped from outside.
 #[derive(Debug)]
 enum Stopped {
@@ -348,16 +358,12 @@ pub fn run_guest(
         guest: guest.clone(),
     });
     let (wasi, bridge) = wasi_context(guest, stdio, spawner)?;
+    let bridge = bridge.with_kill(kill.clone());
     let mut store = Store::new(engine, Host { wasi, bridge });
     store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(move |_| {
-        if INTERRUPTED.load(Ordering::SeqCst) {
-            return Err(wasmtime::Error::new(Stopped::Interrupted));
-        }
-        if kill.as_ref().is_some_and(|k| k.load(Ordering::SeqCst)) {
-            return Err(wasmtime::Error::new(Stopped::Killed));
-        }
-        Ok(UpdateDeadline::Continue(1))
+    store.epoch_deadline_callback(move |_| match stop_requested(kill.as_deref()) {
+        Some(stop) => Err(stop),
+        None => Ok(UpdateDeadline::Continue(1)),
     });
     let mut linker: Linker<Host> = Linker::new(engine);
     let setup = |e: wasmtime::Error| Error::Instantiate(e.to_string());

@@ -66,6 +66,8 @@ pub struct Bridge {
     /// Guest stdout/stderr redirected to the null device (`os.dup2(devnull, 1)`).
     discard: [bool; 3],
     procs: proc::Procs,
+    /// This guest's kill flag (set by its parent's `Popen.kill()`), for blocking calls.
+    kill: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// One open channel: request bytes not yet parsed, reply bytes not yet read.
@@ -85,7 +87,21 @@ impl Bridge {
             fs,
             discard: [false; 3],
             procs: proc::Procs::default(),
+            kill: None,
         }
+    }
+
+    pub fn with_kill(
+        mut self,
+        kill: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    ) -> Self {
+        self.kill = kill;
+        self
+    }
+
+    /// The error that ends this guest now, if it is being stopped.
+    pub fn stop_requested(&self) -> Option<wasmtime::Error> {
+        crate::engine::stop_requested(self.kill.as_deref())
     }
 
     /// Lets this guest start child interpreters.

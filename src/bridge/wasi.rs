@@ -124,8 +124,84 @@ pub fn shadow<T: Send + 'static>(linker: &mut Linker<T>, parts: Parts<T>) -> was
             })
         },
     )?;
+    linker.func_wrap(
+        MODULE,
+        "poll_oneoff",
+        move |mut caller: Caller<'_, T>, subs: i32, events: i32, n: i32, count: i32| {
+            with_memory(&mut caller, parts, |wasi, bridge, memory| {
+                if let Some(nanos) = plain_sleep(wasi, memory, subs, n) {
+                    return sleep(memory, bridge, subs, events, count, nanos);
+                }
+                in_tokio(p1::poll_oneoff(
+                    wasi,
+                    &mut GuestMemory::Unshared(memory),
+                    subs,
+                    events,
+                    n,
+                    count,
+                ))
+            })
+        },
+    )?;
     linker.allow_shadowing(false);
     Ok(())
+}
+
+/// A `poll_oneoff` that only waits for one clock (`time.sleep`): how long it waits.
+fn plain_sleep(wasi: &mut WasiP1Ctx, memory: &[u8], subs: i32, n: i32) -> Option<u64> {
+    let sub = slice(memory, subs, 48)?;
+    if n != 1 || sub[8] != 0 {
+        return None;
+    }
+    let clock = u32::from_le_bytes(sub[16..20].try_into().ok()?);
+    let timeout = u64::from_le_bytes(sub[24..32].try_into().ok()?);
+    if u16::from_le_bytes([sub[40], sub[41]]) & 1 == 0 {
+        return Some(timeout);
+    }
+    // An absolute deadline on the guest's clock: ask that clock what time it is.
+    let mut now = [0u8; 8];
+    let errno = p1::clock_time_get(
+        wasi,
+        &mut GuestMemory::Unshared(&mut now),
+        clock as i32,
+        1,
+        0,
+    )
+    .ok()?;
+    (errno == 0).then(|| timeout.saturating_sub(u64::from_le_bytes(now)))
+}
+
+/// Sleeps in short steps so that Ctrl-C or a parent's kill ends the guest promptly, then
+/// reports the clock event.
+fn sleep(
+    memory: &mut [u8],
+    bridge: &Bridge,
+    subs: i32,
+    events: i32,
+    count: i32,
+    nanos: u64,
+) -> wasmtime::Result<i32> {
+    let until = std::time::Instant::now() + std::time::Duration::from_nanos(nanos);
+    loop {
+        if let Some(stop) = bridge.stop_requested() {
+            return Err(stop);
+        }
+        let now = std::time::Instant::now();
+        if now >= until {
+            break;
+        }
+        std::thread::sleep((until - now).min(std::time::Duration::from_millis(20)));
+    }
+    let Some(userdata) = slice(memory, subs, 8).map(|b| b.to_vec()) else {
+        return Ok(ERRNO_FAULT);
+    };
+    let start = events as u32 as usize;
+    let Some(event) = memory.get_mut(start..start + 32) else {
+        return Ok(ERRNO_FAULT);
+    };
+    event.fill(0);
+    event[..8].copy_from_slice(&userdata); // error 0, type 0 (clock)
+    Ok(write_u32(memory, count, 1))
 }
 
 /// Runs `f` with the WASI context, the bridge and the guest's memory, as wasmtime-wasi's

@@ -1,0 +1,49 @@
+//! Faults: Ctrl-C (SIGINT) ends a busy or sleeping python promptly with exit 130, and a
+//! killed child interpreter stops even while it sleeps.
+
+mod common;
+
+use common::*;
+use std::time::{Duration, Instant};
+
+fn interrupt_after_start(code: &str) -> (Option<i32>, Duration, String) {
+    let venv = TestVenv::new();
+    let child = venv
+        .python()
+        .args(["-c", code])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let start = Instant::now();
+    // SAFETY: signals our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    (out.status.code(), start.elapsed(), stderr(&out))
+}
+
+#[test]
+fn sigint_stops_a_busy_loop_with_130() {
+    let (code, took, err) = interrupt_after_start("while True: pass");
+    assert_eq!(code, Some(130), "{err}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert!(err.contains("KeyboardInterrupt"), "{err}");
+}
+
+#[test]
+fn sigint_stops_a_sleep_with_130() {
+    let (code, took, err) = interrupt_after_start("import time; time.sleep(60)");
+    assert_eq!(code, Some(130), "{err}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+}
+
+#[test]
+fn a_killed_child_stops_while_sleeping() {
+    let venv = TestVenv::new();
+    let code = "import subprocess, sys, time\n\
+                p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n\
+                time.sleep(0.5)\n\
+                t = time.monotonic(); p.terminate()\n\
+                print(p.wait(), time.monotonic() - t < 2)";
+    assert_eq!(run_ok(venv.python().args(["-c", code])), "-15 True\n");
+}
