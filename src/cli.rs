@@ -24,9 +24,13 @@ enum Command {
         /// Directory of the new environment.
         #[arg(default_value = ".venv")]
         dir: PathBuf,
-        /// Runtime id (see `wasipy runtime list`); default: the catalogue's default.
-        #[arg(long)]
+        /// Runtime id (see `wasipy runtime list`) or a runtime file/directory/archive to
+        /// add; default: the catalogue's default.
+        #[arg(long, conflicts_with = "python")]
         runtime: Option<String>,
+        /// Pick an installed runtime by Python version (`3.12`, `3.12.0`), newest first.
+        #[arg(long, value_name = "VERSION")]
+        python: Option<String>,
         /// Prompt prefix shown by the activation scripts (default: the directory's name).
         #[arg(long)]
         prompt: Option<String>,
@@ -46,6 +50,11 @@ enum Command {
     /// Manage CPython-WASI runtimes.
     #[command(subcommand)]
     Runtime(RuntimeCommand),
+    /// Check the runtime store, the cache and a venv; say what is wrong and how to fix it.
+    Doctor {
+        /// The venv to check (default: $VIRTUAL_ENV, else ./.venv).
+        venv: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -58,7 +67,28 @@ enum RuntimeCommand {
         force: bool,
     },
     /// List the catalogue's runtimes and which are installed.
-    List,
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Register a local runtime: a .wasm, a directory, a .zip or a .tar.gz/.tar.xz in
+    /// CPython's release layout. It is run once to learn its version and platform.
+    Add {
+        path: PathBuf,
+        /// Name it (default: cpython-VERSION-SHA).
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Remove an installed runtime (refused while a venv uses it).
+    Remove {
+        id: String,
+        /// Remove it even if venvs use it.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the runtime store's directory.
+    Dir,
 }
 
 pub fn main() -> anyhow::Result<i32> {
@@ -67,6 +97,7 @@ pub fn main() -> anyhow::Result<i32> {
         Command::Venv {
             dir,
             runtime,
+            python,
             prompt,
             clear,
             without_pip,
@@ -85,19 +116,94 @@ pub fn main() -> anyhow::Result<i32> {
                 clear,
                 pip,
             };
-            create_venv(opts, runtime.as_deref())
+            create_venv(opts, runtime.as_deref(), python.as_deref())
         }
         Command::Runtime(RuntimeCommand::Install { id, force }) => install(id.as_deref(), force),
-        Command::Runtime(RuntimeCommand::List) => list(),
+        Command::Runtime(RuntimeCommand::List { json }) => list(json),
+        Command::Runtime(RuntimeCommand::Add { path, id }) => {
+            let installed = crate::local::add(&Store::from_env()?, &path, id.as_deref())?;
+            let m = &installed.manifest;
+            println!(
+                "{} {} {} {}",
+                m.id,
+                m.python_version,
+                m.platform,
+                installed.dir.display()
+            );
+            Ok(0)
+        }
+        Command::Runtime(RuntimeCommand::Remove { id, force }) => {
+            crate::local::remove(&Store::from_env()?, &id, force)?;
+            eprintln!("Removed runtime {id}");
+            Ok(0)
+        }
+        Command::Runtime(RuntimeCommand::Dir) => {
+            println!("{}", Store::from_env()?.root().display());
+            Ok(0)
+        }
+        Command::Doctor { venv } => crate::doctor::run(venv),
     }
 }
 
-fn create_venv(opts: CreateOptions, runtime_id: Option<&str>) -> anyhow::Result<i32> {
-    let entry = runtime::catalogue_entry(runtime_id)?;
+/// The runtime a new venv gets: `--runtime` (an id, or a path to add), `--python` (the
+/// newest installed runtime of that version, else the catalogue's), or the default.
+fn choose_runtime(
+    store: &Store,
+    runtime: Option<&str>,
+    python: Option<&str>,
+) -> anyhow::Result<runtime::Installed> {
+    if let Some(spec) = runtime {
+        let path = std::path::Path::new(spec);
+        if spec.contains('/') || (path.exists() && !store.dir_of(spec).exists()) {
+            return match crate::local::add(store, path, None) {
+                Err(crate::local::Error::Exists { id }) => Ok(store.load(&id)?),
+                other => Ok(other?),
+            };
+        }
+        if let Ok(installed) = store.load(spec) {
+            return Ok(installed);
+        }
+        return Ok(store.ensure(runtime::catalogue_entry(Some(spec))?)?);
+    }
+    if let Some(version) = python {
+        let matches = |v: &str| v == version || v.starts_with(&format!("{version}."));
+        let mut installed: Vec<_> = store
+            .list()
+            .into_iter()
+            .filter(|m| matches(&m.python_version))
+            .collect();
+        installed.sort_by_key(|m| version_key(&m.python_version));
+        if let Some(best) = installed.last() {
+            return Ok(store.load(&best.id)?);
+        }
+        let entry = crate::catalogue::get()
+            .runtimes
+            .iter()
+            .filter(|e| matches(&e.python_version))
+            .max_by_key(|e| version_key(&e.python_version))
+            .ok_or_else(|| anyhow::anyhow!("no runtime for Python {version} is installed or known; add one with `wasipy runtime add PATH`"))?;
+        return Ok(store.ensure(entry)?);
+    }
+    Ok(store.ensure(runtime::catalogue_entry(None)?)?)
+}
+
+fn version_key(version: &str) -> Vec<u64> {
+    version.split('.').map(|p| p.parse().unwrap_or(0)).collect()
+}
+
+fn create_venv(
+    opts: CreateOptions,
+    runtime: Option<&str>,
+    python: Option<&str>,
+) -> anyhow::Result<i32> {
     let store = Store::from_env()?;
-    let installed = store.ensure(entry)?;
+    let installed = choose_runtime(&store, runtime, python)?;
     let launcher = std::env::current_exe()?;
     let (venv, pip) = venv::create(&opts, &installed, &launcher)?;
+    // Remembered so that `runtime remove` knows who uses what; a failure is not fatal.
+    if let Err(err) = crate::local::record_venv(&venv.dir) {
+        eprintln!("wasipy: warning: {err}");
+    }
     eprintln!(
         "Created {} with CPython {} (WASI, runtime {}){}",
         venv.dir.display(),
@@ -125,10 +231,33 @@ fn install(id: Option<&str>, force: bool) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-fn list() -> anyhow::Result<i32> {
+fn list(json: bool) -> anyhow::Result<i32> {
     let store = Store::from_env()?;
     let installed = store.list();
     let default = &crate::catalogue::get().default_runtime;
+    if json {
+        let mut rows: Vec<serde_json::Value> = installed
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "id": m.id, "version": m.python_version, "platform": m.platform,
+                    "installed": true, "default": &m.id == default, "source": m.source,
+                    "sha256": m.sha256, "path": store.dir_of(&m.id),
+                    "stdlib": if m.stdlib.is_some() { "on disk" } else { "embedded" },
+                })
+            })
+            .collect();
+        for entry in &crate::catalogue::get().runtimes {
+            if !installed.iter().any(|m| m.id == entry.id) {
+                rows.push(serde_json::json!({
+                    "id": entry.id, "version": entry.python_version, "installed": false,
+                    "default": &entry.id == default, "sha256": entry.sha256,
+                }));
+            }
+        }
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(0);
+    }
     println!(
         "{:<24} {:<9} {:<10} SOURCE / DESCRIPTION",
         "ID", "VERSION", "STATUS"

@@ -342,6 +342,31 @@ pub fn run(engine: &Engine, module: &Module, guest: Guest, timer: &Timer) -> Res
         .unwrap_or_else(|_| Err(Error::Instantiate("the guest thread panicked".into())))
 }
 
+/// Runs a guest with stdin closed and its stdout captured; returns (exit code, stdout).
+pub fn capture(engine: &Engine, module: &Module, guest: Guest) -> Result<(i32, Vec<u8>), Error> {
+    use std::io::Read;
+    let thread_err = |e: std::io::Error| Error::Instantiate(e.to_string());
+    let (mut reader, writer) = std::io::pipe().map_err(thread_err)?;
+    let stdio = Stdio {
+        stdin: Input::Null,
+        stdout: Output::Pipe(wasmtime_wasi::cli::OutputFile::new(std::fs::File::from(
+            std::os::fd::OwnedFd::from(writer),
+        ))),
+        stderr: Output::Inherit,
+    };
+    let (engine, module) = (engine.clone(), module.clone());
+    let handle = std::thread::Builder::new()
+        .stack_size(GUEST_THREAD_STACK)
+        .spawn(move || run_guest(&engine, &module, &guest, stdio, None, &Timer::off()))
+        .map_err(thread_err)?;
+    let mut out = Vec::new();
+    let _ = reader.read_to_end(&mut out); // ends when the guest's store drops the writer
+    let code = handle
+        .join()
+        .unwrap_or_else(|_| Err(Error::Instantiate("the guest thread panicked".into())))?;
+    Ok((code, out))
+}
+
 /// Runs a guest on the current thread (which needs a [`GUEST_THREAD_STACK`]-sized stack)
 /// with the given stdio; `kill` stops it from another thread ([`KILLED`] is returned).
 pub fn run_guest(

@@ -5,7 +5,7 @@ use crate::cmdline::{self, Target};
 use crate::engine::{self, Guest, Timer};
 use crate::runtime::Store;
 use crate::venv::{self, Venv};
-use crate::{bridge, dirs, mounts};
+use crate::{bridge, dirs};
 use std::ffi::{OsStr, OsString};
 use std::path::{Component, Path, PathBuf};
 
@@ -33,7 +33,7 @@ pub fn main(argv0: &OsStr, args: Vec<OsString>) -> anyhow::Result<i32> {
     timer.mark("venv and runtime located");
     let cache = dirs::cache_home()?;
     let embedded = embedded(&runtime.manifest);
-    let mounts = mounts::transparent(embedded.as_ref());
+    let mounts = crate::local::runtime_mounts(&runtime.manifest, &runtime.dir, embedded.as_ref());
     let fs = bridge::fs::Table {
         mounts: mounts.clone(),
         shadowed: embedded.map(|e| vec![e.root]).unwrap_or_default(),

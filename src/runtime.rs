@@ -64,6 +64,13 @@ pub struct Manifest {
     /// The runtime's embedded filesystem, if any (see [`catalogue::Embedded`]).
     #[serde(default)]
     pub embedded: Option<catalogue::Embedded>,
+    /// `sysconfig.get_platform()` as the runtime reports it.
+    #[serde(default)]
+    pub platform: String,
+    /// An on-disk stdlib, relative to the runtime's directory (`lib/python3.13`); mapped
+    /// read-only at `/usr/local/<stdlib>` in the guest.
+    #[serde(default)]
+    pub stdlib: Option<String>,
     /// Where it was fetched from (for `runtime list`).
     pub source: String,
     /// Size and modification time when verified: a launch that sees the same stamp trusts
@@ -78,7 +85,7 @@ pub struct Stamp {
 }
 
 impl Stamp {
-    fn of(path: &Path) -> std::io::Result<Self> {
+    pub fn of(path: &Path) -> std::io::Result<Self> {
         let meta = std::fs::metadata(path)?;
         let mtime_ns = meta
             .modified()?
@@ -118,6 +125,10 @@ impl Store {
 
     pub fn at(root: PathBuf) -> Self {
         Self { root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     pub fn dir_of(&self, id: &str) -> PathBuf {
@@ -243,6 +254,8 @@ impl Store {
             size: entry.size,
             guest_home: entry.guest_home.clone(),
             embedded: entry.embedded.clone(),
+            platform: "wasi-0.0.0-wasm32".into(),
+            stdlib: None,
             source,
             stamp,
         };
@@ -409,6 +422,8 @@ mod tests {
             size: body.len() as u64,
             guest_home: "/usr/local/bin".into(),
             embedded: None,
+            platform: String::new(),
+            stdlib: None,
             source: "test".into(),
             stamp: Stamp::of(&wasm).unwrap(),
         };

@@ -1,0 +1,198 @@
+//! `wasipy doctor`: checks the runtime store, the cache and a venv, and says what is wrong
+//! and how to fix it. Exit 0 when everything checked is healthy, 1 otherwise.
+
+use crate::runtime::{self, Store};
+use crate::{dirs, pyvenv_cfg, venv};
+use std::path::{Path, PathBuf};
+
+#[derive(Default)]
+struct Report {
+    problems: usize,
+}
+
+impl Report {
+    fn ok(&self, what: impl AsRef<str>) {
+        println!("ok      {}", what.as_ref());
+    }
+
+    fn note(&self, what: impl AsRef<str>) {
+        println!("note    {}", what.as_ref());
+    }
+
+    fn problem(&mut self, what: impl AsRef<str>, fix: impl AsRef<str>) {
+        self.problems += 1;
+        println!("PROBLEM {}\n        fix: {}", what.as_ref(), fix.as_ref());
+    }
+}
+
+pub fn run(venv: Option<PathBuf>) -> anyhow::Result<i32> {
+    let mut report = Report::default();
+    let store = check_store(&mut report);
+    check_cache(&mut report);
+    let venv = venv
+        .or_else(|| std::env::var_os("VIRTUAL_ENV").map(PathBuf::from))
+        .or_else(|| Some(PathBuf::from(".venv")).filter(|p| p.exists()));
+    match (venv, store) {
+        (Some(dir), Some(store)) => check_venv(&mut report, &store, &dir),
+        (None, _) => {
+            report.note("no venv to check (pass one, activate one, or run where .venv is)")
+        }
+        _ => {}
+    }
+    if report.problems == 0 {
+        println!("no problems found");
+        Ok(0)
+    } else {
+        println!("{} problem(s) found", report.problems);
+        Ok(1)
+    }
+}
+
+fn check_store(report: &mut Report) -> Option<Store> {
+    let store = match Store::from_env() {
+        Ok(store) => store,
+        Err(err) => {
+            report.problem(err.to_string(), format!("set `{}`", dirs::HOME_VAR));
+            return None;
+        }
+    };
+    let installed = store.list();
+    if installed.is_empty() {
+        report.note(format!(
+            "no runtimes in `{}` yet (`wasipy venv` installs the default)",
+            store.root().display()
+        ));
+    }
+    for manifest in installed {
+        let id = &manifest.id;
+        let wasm = store.dir_of(id).join(runtime::WASM_FILE);
+        match runtime::sha256_file(&wasm) {
+            Ok(sha) if sha == manifest.sha256 => report.ok(format!(
+                "runtime {id} (Python {}) intact at `{}`",
+                manifest.python_version,
+                wasm.display()
+            )),
+            Ok(_) => report.problem(
+                format!(
+                    "runtime {id}: `{}` does not match its SHA-256",
+                    wasm.display()
+                ),
+                reinstall_hint(id),
+            ),
+            Err(err) => report.problem(
+                format!("runtime {id}: cannot read `{}`: {err}", wasm.display()),
+                reinstall_hint(id),
+            ),
+        }
+    }
+    Some(store)
+}
+
+fn reinstall_hint(id: &str) -> String {
+    if crate::catalogue::get().find(id).is_some() {
+        format!("`wasipy runtime install --force {id}`")
+    } else {
+        format!("`wasipy runtime remove --force {id}` and add it again")
+    }
+}
+
+fn check_cache(report: &mut Report) {
+    let cache = match dirs::cache_home() {
+        Ok(cache) => cache,
+        Err(err) => return report.problem(err.to_string(), format!("set `{}`", dirs::CACHE_VAR)),
+    };
+    let probe = std::fs::create_dir_all(&cache).and_then(|_| tempfile::tempfile_in(&cache));
+    match probe {
+        Ok(_) => report.ok(format!("cache `{}` is writable", cache.display())),
+        Err(err) => report.problem(
+            format!(
+                "cache `{}` is not writable: {err} (every run compiles the runtime again)",
+                cache.display()
+            ),
+            format!("fix its permissions or set `{}`", dirs::CACHE_VAR),
+        ),
+    }
+}
+
+fn check_venv(report: &mut Report, store: &Store, dir: &Path) {
+    let cfg = dir.join(pyvenv_cfg::FILE_NAME);
+    let venv = match venv::Venv::open(dir) {
+        Ok(venv) => venv,
+        Err(err) => {
+            return report.problem(
+                format!("venv `{}`: {err}", dir.display()),
+                format!("recreate it: `wasipy venv --clear {}`", dir.display()),
+            )
+        }
+    };
+    let id = match venv.runtime_id() {
+        Ok(id) => id.to_owned(),
+        Err(err) => {
+            return report.problem(
+                err.to_string(),
+                "recreate the venv with `wasipy venv --clear`",
+            )
+        }
+    };
+    match store.load(&id) {
+        Ok(_) => report.ok(format!("venv `{}` uses runtime {id}", dir.display())),
+        Err(err) => report.problem(
+            format!("venv `{}` (`{}`): {err}", dir.display(), cfg.display()),
+            format!("`wasipy runtime install {id}`, or recreate the venv"),
+        ),
+    }
+    let python = dir.join("bin").join("python");
+    if !python.is_file() {
+        return report.problem(
+            format!("`{}` is missing", python.display()),
+            format!("`wasipy venv {}` restores it", dir.display()),
+        );
+    }
+    let site = std::fs::read_dir(dir.join("lib"))
+        .ok()
+        .and_then(|mut rd| rd.find_map(|e| e.ok()))
+        .map(|e| e.path().join("site-packages"));
+    match site {
+        Some(site) if site.join("_wasipy.pth").is_file() => report.ok("guest shims are installed"),
+        _ => report.problem(
+            format!(
+                "`{}` lacks wasipy's guest shims (_wasipy.pth)",
+                dir.display()
+            ),
+            format!("`wasipy venv {}` restores them", dir.display()),
+        ),
+    }
+    let out = std::process::Command::new(&python)
+        .args(["-c", "import sys; print(sys.prefix)"])
+        .stdin(std::process::Stdio::null())
+        .output();
+    match out {
+        Ok(out) if out.status.success() => {
+            let prefix = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            let expected = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
+            if Path::new(&prefix) == expected {
+                report.ok(format!(
+                    "`{}` runs, sys.prefix is the venv",
+                    python.display()
+                ));
+            } else {
+                report.problem(
+                    format!("`{}` runs but sys.prefix is `{prefix}`", python.display()),
+                    format!("`wasipy venv {}` rewrites the venv's files", dir.display()),
+                );
+            }
+        }
+        Ok(out) => report.problem(
+            format!(
+                "`{}` fails: {}",
+                python.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+            "see the message above",
+        ),
+        Err(err) => report.problem(
+            format!("cannot run `{}`: {err}", python.display()),
+            "check its permissions",
+        ),
+    }
+}

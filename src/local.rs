@@ -1,0 +1,304 @@
+//! Runtimes users bring (`wasipy runtime add`): unpacked into the store, described by
+//! running them once (version, platform, stdlib location), their on-disk stdlib compiled to
+//! bytecode once; and the venvs that use each runtime, so `runtime remove` can refuse.
+
+use crate::catalogue::Embedded;
+use crate::engine::{self, Guest, Timer};
+use crate::mounts::{self, Access, Mount};
+use crate::runtime::{self, Installed, Manifest, Stamp, Store, MANIFEST_FILE, WASM_FILE};
+use crate::{dirs, layout, pyvenv_cfg, venv};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Asks the runtime what it is. `-I`: nothing from the environment or a venv.
+const PROBE: &str = r#"
+import json, os, sys, sysconfig
+stdlib = sysconfig.get_paths()["stdlib"]
+parents, p = [], os.path.dirname(stdlib)
+while p not in ("/", ""):
+    parents.append(p)
+    p = os.path.dirname(p)
+listings = {}
+for p in parents:
+    try:
+        listings[p] = sorted(os.listdir(p))
+    except OSError:
+        listings[p] = None
+print(json.dumps({"version": "%d.%d.%d" % sys.version_info[:3], "platform": sysconfig.get_platform(),
+                  "implementation": sys.implementation.name, "stdlib": stdlib, "listings": listings}))
+"#;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Layout(#[from] layout::Error),
+    #[error(transparent)]
+    Runtime(#[from] runtime::Error),
+    #[error(transparent)]
+    Engine(#[from] engine::Error),
+    #[error(transparent)]
+    Dirs(#[from] dirs::Error),
+    #[error("cannot write `{path}`: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("`{path}` did not run as CPython for WASI: {reason}")]
+    NotPython { path: PathBuf, reason: String },
+    #[error("runtime `{id}` already exists; pass `--id` with another name, or remove it first")]
+    Exists { id: String },
+    #[error("runtime `{id}` is used by {}; remove those venvs first or pass `--force`", list(.venvs))]
+    InUse { id: String, venvs: Vec<PathBuf> },
+    #[error("runtime `{id}` is not installed (`wasipy runtime list` shows what is)")]
+    NotInstalled { id: String },
+}
+
+fn list(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| format!("`{}`", p.display()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Write {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Probe {
+    version: String,
+    platform: String,
+    implementation: String,
+    stdlib: String,
+    listings: std::collections::BTreeMap<String, Option<Vec<String>>>,
+}
+
+/// Adds the runtime at `source` to `store` as `id` (default `cpython-X.Y.Z-<sha prefix>`).
+pub fn add(store: &Store, source: &Path, id: Option<&str>) -> Result<Installed, Error> {
+    std::fs::create_dir_all(store.root()).map_err(write_err(store.root()))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".add-")
+        .tempdir_in(store.root())
+        .map_err(write_err(store.root()))?;
+    let unpacked = layout::unpack(source, staging.path(), WASM_FILE)?;
+    let wasm = staging.path().join(WASM_FILE);
+    let sha256 = runtime::sha256_file(&wasm).map_err(write_err(&wasm))?;
+    let mut manifest = Manifest {
+        id: id.map(str::to_owned).unwrap_or_default(),
+        python_version: String::new(),
+        sha256: sha256.clone(),
+        size: std::fs::metadata(&wasm).map_err(write_err(&wasm))?.len(),
+        guest_home: "/usr/local/bin".into(),
+        embedded: None,
+        platform: String::new(),
+        stdlib: unpacked.stdlib.clone(),
+        source: std::path::absolute(source)
+            .unwrap_or_else(|_| source.to_owned())
+            .display()
+            .to_string(),
+        stamp: Stamp::of(&wasm).map_err(write_err(&wasm))?,
+    };
+    let probed = {
+        let provisional = Installed {
+            manifest: manifest.clone(),
+            wasm: wasm.clone(),
+            dir: staging.path().to_owned(),
+        };
+        eprintln!(
+            "wasipy: running `{}` once to see what it is",
+            source.display()
+        );
+        probe(&provisional)?
+    };
+    if probed.implementation != "cpython" {
+        return Err(Error::NotPython {
+            path: source.to_owned(),
+            reason: format!("it reports implementation `{}`", probed.implementation),
+        });
+    }
+    manifest.python_version = probed.version.clone();
+    manifest.platform = probed.platform.clone();
+    if manifest.stdlib.is_none() {
+        manifest.embedded = embedded_root(&probed);
+    }
+    if manifest.id.is_empty() {
+        manifest.id = format!("cpython-{}-{}", probed.version, &sha256[..8]);
+    }
+    let dest = store.dir_of(&manifest.id);
+    if dest.exists() {
+        return Err(Error::Exists { id: manifest.id });
+    }
+    if let Some(rel) = &manifest.stdlib {
+        compile_stdlib(&manifest, staging.path(), rel)?;
+    }
+    let path = staging.path().join(MANIFEST_FILE);
+    let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
+    std::fs::write(&path, json).map_err(write_err(&path))?;
+    let staged = staging.keep();
+    std::fs::rename(&staged, &dest).map_err(|e| {
+        let _ = std::fs::remove_dir_all(&staged);
+        Error::Write {
+            path: dest.clone(),
+            source: e,
+        }
+    })?;
+    Ok(store.load(&manifest.id)?)
+}
+
+/// The guest mounts of a runtime: the transparent profile plus its on-disk stdlib.
+pub fn runtime_mounts(manifest: &Manifest, dir: &Path, embedded: Option<&Embedded>) -> Vec<Mount> {
+    let mut mounts = mounts::transparent(embedded);
+    if let Some(rel) = &manifest.stdlib {
+        mounts.push(Mount {
+            host: dir.join(rel),
+            guest: format!("/usr/local/{rel}"),
+            access: Access::ReadOnly,
+        });
+    }
+    mounts
+}
+
+fn run_python(
+    installed: &Installed,
+    args: &[&str],
+    writable_stdlib: bool,
+) -> Result<(i32, Vec<u8>), Error> {
+    let engine = engine::engine()?;
+    let cache = dirs::cache_home()?;
+    let module = engine::load_module(&engine, installed, &cache, &Timer::off())?;
+    let mut mounts = runtime_mounts(&installed.manifest, &installed.dir, None);
+    if writable_stdlib {
+        for mount in mounts.iter_mut().skip(1) {
+            mount.access = Access::ReadWrite;
+        }
+    }
+    let mut argv = vec![format!("{}/python3", installed.manifest.guest_home)];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    let guest = Guest {
+        argv,
+        env: Vec::new(),
+        mounts,
+        bridge: None,
+    };
+    Ok(engine::capture(&engine, &module, guest)?)
+}
+
+fn probe(installed: &Installed) -> Result<Probe, Error> {
+    let not_python = |reason: String| Error::NotPython {
+        path: installed.wasm.clone(),
+        reason,
+    };
+    let (code, out) = run_python(installed, &["-I", "-c", PROBE], false)?;
+    if code != 0 {
+        return Err(not_python(format!("the probe exited with {code}")));
+    }
+    serde_json::from_slice(&out).map_err(|e| not_python(format!("unexpected probe output ({e})")))
+}
+
+/// For a stdlib the guest sees but the host does not have: the outermost directory whose
+/// guest listing differs from the host's is the one the embedded filesystem claims.
+fn embedded_root(probe: &Probe) -> Option<Embedded> {
+    let owned = Path::new(&probe.stdlib)
+        .parent()?
+        .to_string_lossy()
+        .into_owned();
+    let root = probe
+        .listings
+        .iter()
+        .filter(|(path, guest)| {
+            let host: Option<Vec<String>> = std::fs::read_dir(path).ok().map(|rd| {
+                let mut names: Vec<String> = rd
+                    .flatten()
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .collect();
+                names.sort();
+                names
+            });
+            host != **guest
+        })
+        .map(|(path, _)| path.clone())
+        .min_by_key(String::len)?;
+    Some(Embedded {
+        root,
+        paths: vec![owned],
+    })
+}
+
+/// Compiles an on-disk stdlib to bytecode once, so no start ever compiles it (it is mapped
+/// read-only, where the runtime could not write its caches).
+fn compile_stdlib(manifest: &Manifest, dir: &Path, rel: &str) -> Result<(), Error> {
+    eprintln!("wasipy: compiling the stdlib to bytecode (once)");
+    let installed = Installed {
+        manifest: manifest.clone(),
+        wasm: dir.join(WASM_FILE),
+        dir: dir.to_owned(),
+    };
+    let target = format!("/usr/local/{rel}");
+    // Some test files do not compile on purpose; the exit code says nothing useful.
+    let _ = run_python(&installed, &["-I", "-m", "compileall", "-q", &target], true)?;
+    Ok(())
+}
+
+/// Removes runtime `id`; refused while a venv wasipy made still uses it, unless `force`.
+pub fn remove(store: &Store, id: &str, force: bool) -> Result<(), Error> {
+    let dir = store.dir_of(id);
+    if !dir.join(MANIFEST_FILE).is_file() {
+        return Err(Error::NotInstalled { id: id.to_owned() });
+    }
+    let users = venvs_using(id)?;
+    if !users.is_empty() && !force {
+        return Err(Error::InUse {
+            id: id.to_owned(),
+            venvs: users,
+        });
+    }
+    // Move aside first so a half-deleted runtime is never seen under its id.
+    let trash = tempfile::Builder::new()
+        .prefix(".removed-")
+        .tempdir_in(store.root())
+        .map_err(write_err(store.root()))?;
+    std::fs::rename(&dir, trash.path().join(id)).map_err(write_err(&dir))?;
+    Ok(())
+}
+
+fn registry() -> Result<PathBuf, Error> {
+    Ok(dirs::data_home()?.join("venvs.txt"))
+}
+
+/// Remembers a venv wasipy created (one absolute path per line).
+pub fn record_venv(path: &Path) -> Result<(), Error> {
+    let file = registry()?;
+    let mut known = read_registry(&file);
+    if known.iter().any(|p| p == path) {
+        return Ok(());
+    }
+    known.push(path.to_owned());
+    known.retain(|p| p.join(pyvenv_cfg::FILE_NAME).is_file());
+    let text: String = known.iter().map(|p| format!("{}\n", p.display())).collect();
+    engine::write_atomically(&file, text.as_bytes()).map_err(write_err(&file))
+}
+
+fn read_registry(file: &Path) -> Vec<PathBuf> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(PathBuf::from)
+        .collect()
+}
+
+/// The recorded venvs that still exist and name runtime `id`.
+pub fn venvs_using(id: &str) -> Result<Vec<PathBuf>, Error> {
+    Ok(read_registry(&registry()?)
+        .into_iter()
+        .filter(|dir| {
+            venv::Venv::open(dir)
+                .ok()
+                .is_some_and(|v| v.runtime_id().ok() == Some(id))
+        })
+        .collect())
+}
