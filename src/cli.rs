@@ -46,6 +46,13 @@ enum Command {
         /// Install the newest pip wheel found in this directory (works offline).
         #[arg(long, value_name = "DIR")]
         find_links: Option<PathBuf>,
+        /// Sandbox profile: map only the venv, the working directory, the script's
+        /// directory, a private temp dir and listed mounts; network off unless allowed.
+        #[arg(long)]
+        sandbox: bool,
+        /// With --sandbox: a host guest code may reach (repeatable; e.g. the index's).
+        #[arg(long = "allow-host", value_name = "HOST", requires = "sandbox")]
+        allow_hosts: Vec<String>,
     },
     /// Manage CPython-WASI runtimes.
     #[command(subcommand)]
@@ -103,6 +110,8 @@ pub fn main() -> anyhow::Result<i32> {
             without_pip,
             pip_wheel,
             find_links,
+            sandbox,
+            allow_hosts,
         } => {
             let pip = match (without_pip, pip_wheel, find_links) {
                 (true, _, _) => PipSource::None,
@@ -115,6 +124,7 @@ pub fn main() -> anyhow::Result<i32> {
                 prompt,
                 clear,
                 pip,
+                sandbox: sandbox.then_some(allow_hosts),
             };
             create_venv(opts, runtime.as_deref(), python.as_deref())
         }

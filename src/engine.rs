@@ -257,6 +257,15 @@ pub fn load_module(
             return Ok(module);
         }
     }
+    // One process compiles; others starting at the same time wait for its file.
+    let _lock = compile_lock(&path);
+    if path.is_file() {
+        // SAFETY: as above.
+        if let Ok(module) = unsafe { Module::deserialize_file(engine, &path) } {
+            timer.mark("compiled module loaded from cache (after waiting)");
+            return Ok(module);
+        }
+    }
     let serialized = compile(engine, runtime)?;
     timer.mark("module compiled");
     match write_atomically(&path, &serialized) {
@@ -270,6 +279,21 @@ pub fn load_module(
         path: runtime.wasm.clone(),
         reason: e.to_string(),
     })
+}
+
+/// An exclusive lock beside the cache file, held until dropped; None if locking is not
+/// possible (then processes just compile in parallel, which is also correct).
+fn compile_lock(path: &Path) -> Option<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    std::fs::create_dir_all(path.parent()?).ok()?;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path.with_extension("lock"))
+        .ok()?;
+    // SAFETY: flock on a descriptor we own; released when the file is closed.
+    (unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } == 0).then_some(lock)
 }
 
 fn compile(engine: &Engine, runtime: &Installed) -> Result<Vec<u8>, Error> {

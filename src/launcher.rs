@@ -33,22 +33,27 @@ pub fn main(argv0: &OsStr, args: Vec<OsString>) -> anyhow::Result<i32> {
     timer.mark("venv and runtime located");
     let cache = dirs::cache_home()?;
     let embedded = embedded(&runtime.manifest);
-    let mounts = crate::local::runtime_mounts(&runtime.manifest, &runtime.dir, embedded.as_ref());
-    let fs = bridge::fs::Table {
-        mounts: mounts.clone(),
-        shadowed: embedded.map(|e| vec![e.root]).unwrap_or_default(),
-    };
     let guest = Guest {
         argv: Vec::new(),
         env: host_env(),
-        mounts,
-        bridge: Some(bridge::Config {
-            host_dir: cache.join("bridge"),
-            network: venv.network(),
-            fs,
-        }),
+        mounts: crate::local::runtime_mounts(&runtime.manifest, &runtime.dir, embedded.as_ref()),
+        bridge: None,
     };
     let mut guest = plan(guest, &exe, &args, cwd.as_deref());
+    // Kept until the run ends: the sandbox's private temp dir.
+    let _sandbox_tmp = if venv.sandboxed() {
+        Some(sandbox(&mut guest, &venv, cwd.as_deref(), &runtime)?)
+    } else {
+        None
+    };
+    guest.bridge = Some(bridge::Config {
+        host_dir: cache.join("bridge"),
+        network: venv.network(),
+        fs: bridge::fs::Table {
+            mounts: guest.mounts.clone(),
+            shadowed: embedded.map(|e| vec![e.root]).unwrap_or_default(),
+        },
+    });
     guest.env.push((HOST_VAR.to_owned(), host_facts()));
     let engine = engine::engine()?;
     engine::handle_sigint(&engine);
@@ -65,6 +70,46 @@ pub fn main(argv0: &OsStr, args: Vec<OsString>) -> anyhow::Result<i32> {
             Ok(err.exit_code())
         }
     }
+}
+
+/// Narrows `guest` to the sandbox profile: only the venv, the working directory, the
+/// script's directory, a private temp dir and the listed mounts; only allowed variables.
+fn sandbox(
+    guest: &mut Guest,
+    venv: &Venv,
+    cwd: Option<&Path>,
+    runtime: &crate::runtime::Installed,
+) -> anyhow::Result<tempfile::TempDir> {
+    use crate::sandbox as sb;
+    let tmp = sb::temp_dir()?;
+    let from_env = std::env::var(sb::MOUNTS_VAR).unwrap_or_default();
+    let mut extra = sb::parse_mounts(venv.cfg.get(sb::KEY_MOUNTS).unwrap_or(""))?;
+    extra.extend(sb::parse_mounts(&from_env)?);
+    // The runtime's own on-disk stdlib, if it has one.
+    extra.extend(
+        crate::local::runtime_mounts(&runtime.manifest, &runtime.dir, None)
+            .into_iter()
+            .skip(1),
+    );
+    let script = sb::script_path(&guest.argv);
+    guest.mounts = sb::mounts(sb::Plan {
+        venv: &venv.dir,
+        cwd,
+        script: script.as_deref(),
+        tmp: tmp.path(),
+        extra,
+    });
+    let env_extra = std::env::var(sb::ENV_VAR).unwrap_or_default();
+    let allow = sb::env_allow_list(&[venv.cfg.get(sb::KEY_ENV).unwrap_or(""), &env_extra]);
+    let private: Vec<(String, String)> = guest
+        .env
+        .iter()
+        .filter(|(k, _)| k.starts_with("__WASIPY_"))
+        .cloned()
+        .collect();
+    guest.env = sb::filter_env(std::mem::take(&mut guest.env), &allow);
+    guest.env.extend(private);
+    Ok(tmp)
 }
 
 /// The runtime's embedded filesystem: from its manifest, or for manifests written before

@@ -19,6 +19,7 @@ pub mod local;
 pub mod mounts;
 pub mod pyvenv_cfg;
 pub mod runtime;
+pub mod sandbox;
 pub mod seed;
 pub mod venv;
 pub mod wheel;

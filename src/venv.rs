@@ -74,6 +74,16 @@ impl Venv {
         })
     }
 
+    /// Whether the sandbox profile is on (`wasipy-sandbox = true`).
+    pub fn sandboxed(&self) -> bool {
+        self.cfg.get(crate::sandbox::KEY_SANDBOX).is_some_and(|v| {
+            matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "true" | "yes" | "on" | "1"
+            )
+        })
+    }
+
     /// Which hosts guest code may reach through the bridge.
     pub fn network(&self) -> crate::bridge::net::Policy {
         crate::bridge::net::Policy::parse(self.cfg.get(KEY_NETWORK).unwrap_or("on"))
@@ -109,6 +119,8 @@ pub struct CreateOptions {
     pub prompt: Option<String>,
     pub clear: bool,
     pub pip: crate::seed::PipSource,
+    /// The sandbox profile, with network access only to these hosts.
+    pub sandbox: Option<Vec<String>>,
 }
 
 /// Creates (or refreshes) a venv at `opts.dir` for `runtime`, with `launcher` as its python.
@@ -258,15 +270,27 @@ fn populate(
     for (name, text) in crate::activation::render_all(final_dir, &prompt) {
         write_file(&bin.join(name), text.as_bytes())?;
     }
-    let cfg = PyvenvCfg::from_pairs([
-        ("home", runtime.manifest.guest_home.as_str()),
-        ("implementation", "CPython"),
-        ("version", runtime.manifest.python_version.as_str()),
-        ("include-system-site-packages", "false"),
-        ("prompt", prompt.as_str()),
-        (KEY_WASIPY, env!("CARGO_PKG_VERSION")),
-        (KEY_RUNTIME, runtime.manifest.id.as_str()),
-    ]);
+    let mut pairs = vec![
+        ("home", runtime.manifest.guest_home.clone()),
+        ("implementation", "CPython".to_owned()),
+        ("version", runtime.manifest.python_version.clone()),
+        ("include-system-site-packages", "false".to_owned()),
+        ("prompt", prompt),
+        (KEY_WASIPY, env!("CARGO_PKG_VERSION").to_owned()),
+        (KEY_RUNTIME, runtime.manifest.id.clone()),
+    ];
+    if let Some(hosts) = &opts.sandbox {
+        let network = if hosts.is_empty() {
+            "off".to_owned()
+        } else {
+            hosts.join(", ")
+        };
+        pairs.push((crate::sandbox::KEY_SANDBOX, "true".to_owned()));
+        pairs.push((KEY_NETWORK, network));
+        pairs.push((crate::sandbox::KEY_MOUNTS, String::new()));
+        pairs.push((crate::sandbox::KEY_ENV, String::new()));
+    }
+    let cfg = PyvenvCfg::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
     write_file(&root.join(pyvenv_cfg::FILE_NAME), cfg.render().as_bytes())
 }
 
