@@ -112,7 +112,16 @@ pub fn add(store: &Store, source: &Path, id: Option<&str>) -> Result<Installed, 
             "wasipy: running `{}` once to see what it is",
             source.display()
         );
-        probe(&provisional)?
+        probe(&provisional).map_err(|err| match err {
+            Error::Engine(engine::Error::Compile { reason, .. }) => Error::NotPython {
+                path: source.to_owned(),
+                reason: format!(
+                    "it is not a WebAssembly module wasmtime can compile ({})",
+                    reason.lines().next().unwrap_or("").trim()
+                ),
+            },
+            other => other,
+        })?
     };
     if probed.implementation != "cpython" {
         return Err(Error::NotPython {
