@@ -196,3 +196,30 @@ mod tests {
         assert!(matches!(PyvenvCfg::read(&path), Err(Error::NotText { .. })));
     }
 }
+
+#[cfg(test)]
+mod random_input {
+    use super::*;
+
+    /// Random text (ASCII, separators, newlines, multi-byte characters) parses to a value
+    /// or an error naming the file, never a panic.
+    #[test]
+    fn never_panics() {
+        let alphabet: Vec<char> = "ab =\n\r\t#;[]é\u{0}x=y-_.".chars().collect();
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..20_000 {
+            let len = (seed % 40) as usize;
+            let text: String = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    alphabet[(seed % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            if let Err(err) = PyvenvCfg::parse(&text, Path::new("/v/pyvenv.cfg")) {
+                assert!(err.to_string().contains("`/v/pyvenv.cfg`"), "{err}");
+            }
+        }
+    }
+}

@@ -292,6 +292,63 @@ mod tests {
         assert_eq!(reply_of(&mut bridge, 7).kind, Kind::Reply);
     }
 
+    /// A stand-in for a fuzzer that runs on stable Rust: random bytes, random splits and
+    /// random-but-plausible headers must never panic and must always get a reply frame.
+    #[test]
+    fn random_input_never_panics() {
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let ops = [
+            "ping",
+            "http.read",
+            "http.close",
+            "proc.wait",
+            "proc.read",
+            "fs.chmod",
+            "stdio.discard",
+            "x",
+        ];
+        for round in 0..20_000 {
+            let mut bridge = Bridge::new(Some(3), net::Policy::Off, fs::Table::default());
+            bridge.opened(3, 9);
+            let input = match round % 3 {
+                0 => (0..next() % 64).map(|_| next() as u8).collect::<Vec<u8>>(),
+                1 => {
+                    let meta = json!({"op": ops[(next() % 8) as usize], "stream": next() % 4, "pid": next() % 3, "fd": next() % 4, "path": "/x", "mode": 420});
+                    frame::encode(Kind::Request, &meta, &vec![0u8; (next() % 32) as usize])
+                }
+                _ => {
+                    let mut h = frame::MAGIC.to_vec();
+                    h.extend_from_slice(&[1, (next() % 4) as u8, 0, 0]);
+                    h.extend_from_slice(&((next() % 40) as u32).to_le_bytes());
+                    h.extend_from_slice(&((next() % 40) as u32).to_le_bytes());
+                    h.extend((0..next() % 80).map(|_| next() as u8));
+                    h
+                }
+            };
+            let cut = if input.is_empty() {
+                0
+            } else {
+                (next() as usize) % input.len()
+            };
+            bridge.write(9, &input[..cut]);
+            bridge.write(9, &input[cut..]);
+            let mut out = vec![0u8; 1 << 16];
+            let n = bridge.read(9, &mut out);
+            if n > 0 {
+                assert!(
+                    matches!(frame::parse(&out[..n]), Parsed::Frame(..)),
+                    "round {round}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn network_off_is_refused_without_touching_the_network() {
         let mut bridge = Bridge::new(Some(3), net::Policy::Off, fs::Table::default());
