@@ -35,12 +35,12 @@ class BridgeTimeout(BridgeError, TimeoutError):
     """A timed-out operation (also a ``socket.timeout``, as HTTP libraries expect)."""
 
 
-def error(kind, message, errno_name=None):
+def error(kind, message, errno_name=None, filename=None):
     if kind == "os":
         import errno
 
         # OSError(ENOENT, ...) becomes FileNotFoundError, and so on, as natively.
-        return OSError(getattr(errno, errno_name or "", errno.EIO), message)
+        return OSError(getattr(errno, errno_name or "", errno.EIO), message, filename)
     cls = BridgeTimeout if kind in ("connect_timeout", "read_timeout") else BridgeError
     return cls(kind, message)
 
@@ -81,9 +81,9 @@ def _read_exact(fd, n):
     return data
 
 
-def call(op, meta=None, body=b""):
+def call(op, meta=None, body=b"", filename=None):
     """Sends request ``op`` and returns the reply's ``(meta, body)``; raises BridgeError
-    for an error reply."""
+    for an error reply (an OSError naming ``filename`` for a failed file operation)."""
     request = {"op": op}
     if meta:
         request.update(meta)
@@ -114,6 +114,9 @@ def call(op, meta=None, body=b""):
         data = reply[start:] + _read_exact(fd, missing)
     if kind == ERROR:
         raise error(
-            answer.get("kind", "error"), answer.get("message", "bridge error"), answer.get("errno")
+            answer.get("kind", "error"),
+            answer.get("message", "bridge error"),
+            answer.get("errno"),
+            filename,
         )
     return answer, data

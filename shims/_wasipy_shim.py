@@ -112,10 +112,7 @@ def _add_chmod():
         if dir_fd is not None or isinstance(path, int) or not mode & 0o7777:
             return native(path, mode, dir_fd=dir_fd)
         path = _os.path.abspath(_os.fsdecode(path))
-        try:
-            _load("_wasipy_bridge").call("fs.chmod", {"path": path, "mode": mode})
-        except OSError as exc:
-            raise OSError(exc.errno, exc.strerror.rpartition(": ")[0] or exc.strerror, path) from None
+        _load("_wasipy_bridge").call("fs.chmod", {"path": path, "mode": mode}, filename=path)
 
     chmod.__doc__ = native.__doc__
     _os.chmod = chmod
@@ -132,10 +129,7 @@ def _add_chown():
             raise NotImplementedError("chown: dir_fd and descriptors are unavailable in WASI")
         path = _os.path.abspath(_os.fsdecode(path))
         meta = {"path": path, "uid": uid, "gid": gid, "follow": follow_symlinks}
-        try:
-            _load("_wasipy_bridge").call("fs.chown", meta)
-        except OSError as exc:
-            raise OSError(exc.errno, exc.strerror.rpartition(": ")[0] or exc.strerror, path) from None
+        _load("_wasipy_bridge").call("fs.chown", meta, filename=path)
 
     _os.chown = chown
     _os.lchown = lambda path, uid, gid: chown(path, uid, gid, follow_symlinks=False)

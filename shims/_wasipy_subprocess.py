@@ -235,7 +235,7 @@ def install(subprocess):
                 pipe.write(chunk)
             pipe.close()
 
-        def _copy_output(self, data=None):
+        def _copy_output(self):
             """Output captured for a file the caller passed: copy it there."""
             for stream, fd in self._copy_to.items():
                 if fd is None:

@@ -18,7 +18,7 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 /// CPython wants a deep wasm stack; the guest thread's native stack must exceed it.
 const MAX_WASM_STACK: usize = 32 << 20;
-pub const GUEST_THREAD_STACK: usize = MAX_WASM_STACK + (32 << 20);
+const GUEST_THREAD_STACK: usize = MAX_WASM_STACK + (32 << 20);
 /// `WASIPY_LOG=debug` prints where start-up time goes.
 pub const LOG_VAR: &str = "WASIPY_LOG";
 
@@ -349,46 +349,57 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Runs the guest to completion on a thread with a large native stack; returns its exit code.
 pub fn run(engine: &Engine, module: &Module, guest: Guest, timer: &Timer) -> Result<i32, Error> {
     let (engine, module) = (engine.clone(), module.clone());
-    let timer_enabled = timer.enabled;
-    let start = timer.start;
-    std::thread::Builder::new()
-        .name("python.wasm".into())
-        .stack_size(GUEST_THREAD_STACK)
-        .spawn(move || {
-            let timer = Timer {
-                start,
-                enabled: timer_enabled,
-            };
-            run_guest(&engine, &module, &guest, Stdio::default(), None, &timer)
-        })
-        .map_err(|e| Error::Instantiate(format!("cannot start the guest thread: {e}")))?
-        .join()
-        .unwrap_or_else(|_| Err(Error::Instantiate("the guest thread panicked".into())))
+    let (start, enabled) = (timer.start, timer.enabled);
+    let handle = guest_thread("python.wasm".into(), move || {
+        let timer = Timer { start, enabled };
+        run_guest(&engine, &module, &guest, Stdio::default(), None, &timer)
+    })?;
+    join(handle)
 }
 
 /// Runs a guest with stdin closed and its stdout captured; returns (exit code, stdout).
 pub fn capture(engine: &Engine, module: &Module, guest: Guest) -> Result<(i32, Vec<u8>), Error> {
     use std::io::Read;
-    let thread_err = |e: std::io::Error| Error::Instantiate(e.to_string());
-    let (mut reader, writer) = std::io::pipe().map_err(thread_err)?;
+    let (mut reader, writer) = pipe().map_err(|e| Error::Instantiate(e.to_string()))?;
     let stdio = Stdio {
         stdin: Input::Null,
-        stdout: Output::Pipe(wasmtime_wasi::cli::OutputFile::new(std::fs::File::from(
-            std::os::fd::OwnedFd::from(writer),
-        ))),
+        stdout: Output::Pipe(wasmtime_wasi::cli::OutputFile::new(writer)),
         stderr: Output::Inherit,
     };
     let (engine, module) = (engine.clone(), module.clone());
-    let handle = std::thread::Builder::new()
-        .stack_size(GUEST_THREAD_STACK)
-        .spawn(move || run_guest(&engine, &module, &guest, stdio, None, &Timer::off()))
-        .map_err(thread_err)?;
+    let handle = guest_thread("python.wasm probe".into(), move || {
+        run_guest(&engine, &module, &guest, stdio, None, &Timer::off())
+    })?;
     let mut out = Vec::new();
     let _ = reader.read_to_end(&mut out); // ends when the guest's store drops the writer
-    let code = handle
+    Ok((join(handle)?, out))
+}
+
+/// Starts `f` on a thread whose native stack is big enough for a guest.
+pub fn guest_thread<R: Send + 'static>(
+    name: String,
+    f: impl FnOnce() -> R + Send + 'static,
+) -> Result<std::thread::JoinHandle<R>, Error> {
+    std::thread::Builder::new()
+        .name(name)
+        .stack_size(GUEST_THREAD_STACK)
+        .spawn(f)
+        .map_err(|e| Error::Instantiate(format!("cannot start the guest thread: {e}")))
+}
+
+fn join(handle: std::thread::JoinHandle<Result<i32, Error>>) -> Result<i32, Error> {
+    handle
         .join()
-        .unwrap_or_else(|_| Err(Error::Instantiate("the guest thread panicked".into())))?;
-    Ok((code, out))
+        .unwrap_or_else(|_| Err(Error::Instantiate("the guest thread panicked".into())))
+}
+
+/// An OS pipe as (reading end, writing end).
+pub fn pipe() -> std::io::Result<(std::fs::File, std::fs::File)> {
+    let (reader, writer) = std::io::pipe()?;
+    Ok((
+        std::os::fd::OwnedFd::from(reader).into(),
+        std::os::fd::OwnedFd::from(writer).into(),
+    ))
 }
 
 /// Runs a guest on the current thread (which needs a [`GUEST_THREAD_STACK`]-sized stack)

@@ -86,11 +86,7 @@ fn sandbox(
     let mut extra = sb::parse_mounts(venv.cfg.get(sb::KEY_MOUNTS).unwrap_or(""))?;
     extra.extend(sb::parse_mounts(&from_env)?);
     // The runtime's own on-disk stdlib, if it has one.
-    extra.extend(
-        crate::local::runtime_mounts(&runtime.manifest, &runtime.dir, None)
-            .into_iter()
-            .skip(1),
-    );
+    extra.extend(crate::local::stdlib_mount(&runtime.manifest, &runtime.dir));
     let script = sb::script_path(&guest.argv);
     guest.mounts = sb::mounts(sb::Plan {
         venv: &venv.dir,
@@ -237,8 +233,9 @@ pub fn invoked_path(
         .map(|p| normalize(&cwd.join(p)))
 }
 
-/// Lexical normalisation, like `os.path.abspath`: drops `.` and folds `..`.
-fn normalize(path: &Path) -> PathBuf {
+/// Lexical normalisation, like `os.path.abspath`: drops `.` and folds `..` (never above
+/// the root).
+pub fn normalize(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for part in path.components() {
         match part {

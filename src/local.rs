@@ -102,27 +102,27 @@ pub fn add(store: &Store, source: &Path, id: Option<&str>) -> Result<Installed, 
             .to_string(),
         stamp: Stamp::of(&wasm).map_err(write_err(&wasm))?,
     };
-    let probed = {
-        let provisional = Installed {
-            manifest: manifest.clone(),
-            wasm: wasm.clone(),
-            dir: staging.path().to_owned(),
-        };
-        eprintln!(
-            "wasipy: running `{}` once to see what it is",
-            source.display()
-        );
-        probe(&provisional).map_err(|err| match err {
-            Error::Engine(engine::Error::Compile { reason, .. }) => Error::NotPython {
-                path: source.to_owned(),
-                reason: format!(
-                    "it is not a WebAssembly module wasmtime can compile ({})",
-                    reason.lines().next().unwrap_or("").trim()
-                ),
-            },
-            other => other,
-        })?
+    let provisional = Installed {
+        manifest: manifest.clone(),
+        wasm: wasm.clone(),
+        dir: staging.path().to_owned(),
     };
+    eprintln!(
+        "wasipy: running `{}` once to see what it is",
+        source.display()
+    );
+    let not_wasm = |err| match err {
+        Error::Engine(engine::Error::Compile { reason, .. }) => Error::NotPython {
+            path: source.to_owned(),
+            reason: format!(
+                "it is not a WebAssembly module wasmtime can compile ({})",
+                reason.lines().next().unwrap_or("").trim()
+            ),
+        },
+        other => other,
+    };
+    let runner = Runner::new(&provisional).map_err(not_wasm)?;
+    let probed = probe(&runner, &provisional)?;
     if probed.implementation != "cpython" {
         return Err(Error::NotPython {
             path: source.to_owned(),
@@ -142,7 +142,7 @@ pub fn add(store: &Store, source: &Path, id: Option<&str>) -> Result<Installed, 
         return Err(Error::Exists { id: manifest.id });
     }
     if let Some(rel) = &manifest.stdlib {
-        compile_stdlib(&manifest, staging.path(), rel)?;
+        compile_stdlib(&runner, &provisional, rel)?;
     }
     let path = staging.path().join(MANIFEST_FILE);
     let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
@@ -161,47 +161,66 @@ pub fn add(store: &Store, source: &Path, id: Option<&str>) -> Result<Installed, 
 /// The guest mounts of a runtime: the transparent profile plus its on-disk stdlib.
 pub fn runtime_mounts(manifest: &Manifest, dir: &Path, embedded: Option<&Embedded>) -> Vec<Mount> {
     let mut mounts = mounts::transparent(embedded);
-    if let Some(rel) = &manifest.stdlib {
-        mounts.push(Mount {
-            host: dir.join(rel),
-            guest: format!("/usr/local/{rel}"),
-            access: Access::ReadOnly,
-        });
-    }
+    mounts.extend(stdlib_mount(manifest, dir));
     mounts
 }
 
-fn run_python(
-    installed: &Installed,
-    args: &[&str],
-    writable_stdlib: bool,
-) -> Result<(i32, Vec<u8>), Error> {
-    let engine = engine::engine()?;
-    let cache = dirs::cache_home()?;
-    let module = engine::load_module(&engine, installed, &cache, &Timer::off())?;
-    let mut mounts = runtime_mounts(&installed.manifest, &installed.dir, None);
-    if writable_stdlib {
-        for mount in mounts.iter_mut().skip(1) {
-            mount.access = Access::ReadWrite;
-        }
-    }
-    let mut argv = vec![format!("{}/python3", installed.manifest.guest_home)];
-    argv.extend(args.iter().map(|a| a.to_string()));
-    let guest = Guest {
-        argv,
-        env: Vec::new(),
-        mounts,
-        bridge: None,
-    };
-    Ok(engine::capture(&engine, &module, guest)?)
+/// A runtime's on-disk stdlib, read-only at `/usr/local/<stdlib>` where its `home` expects it.
+pub fn stdlib_mount(manifest: &Manifest, dir: &Path) -> Option<Mount> {
+    manifest.stdlib.as_ref().map(|rel| Mount {
+        host: dir.join(rel),
+        guest: format!("/usr/local/{rel}"),
+        access: Access::ReadOnly,
+    })
 }
 
-fn probe(installed: &Installed) -> Result<Probe, Error> {
+/// A runtime being added, compiled once for all the runs `add` makes.
+struct Runner {
+    engine: wasmtime::Engine,
+    module: wasmtime::Module,
+}
+
+impl Runner {
+    fn new(installed: &Installed) -> Result<Self, Error> {
+        let engine = engine::engine()?;
+        let module = engine::load_module(&engine, installed, &dirs::cache_home()?, &Timer::off())?;
+        Ok(Self { engine, module })
+    }
+
+    /// Runs `python ARGS` with stdout captured; `writable_stdlib` maps its stdlib read-write.
+    fn run(
+        &self,
+        installed: &Installed,
+        args: &[&str],
+        writable_stdlib: bool,
+    ) -> Result<(i32, Vec<u8>), Error> {
+        let mut mounts = mounts::transparent(None);
+        mounts.extend(
+            stdlib_mount(&installed.manifest, &installed.dir).map(|mut m| {
+                if writable_stdlib {
+                    m.access = Access::ReadWrite;
+                }
+                m
+            }),
+        );
+        let mut argv = vec![format!("{}/python3", installed.manifest.guest_home)];
+        argv.extend(args.iter().map(|a| a.to_string()));
+        let guest = Guest {
+            argv,
+            env: Vec::new(),
+            mounts,
+            bridge: None,
+        };
+        Ok(engine::capture(&self.engine, &self.module, guest)?)
+    }
+}
+
+fn probe(runner: &Runner, installed: &Installed) -> Result<Probe, Error> {
     let not_python = |reason: String| Error::NotPython {
         path: installed.wasm.clone(),
         reason,
     };
-    let (code, out) = run_python(installed, &["-I", "-c", PROBE], false)?;
+    let (code, out) = runner.run(installed, &["-I", "-c", PROBE], false)?;
     if code != 0 {
         return Err(not_python(format!("the probe exited with {code}")));
     }
@@ -239,16 +258,11 @@ fn embedded_root(probe: &Probe) -> Option<Embedded> {
 
 /// Compiles an on-disk stdlib to bytecode once, so no start ever compiles it (it is mapped
 /// read-only, where the runtime could not write its caches).
-fn compile_stdlib(manifest: &Manifest, dir: &Path, rel: &str) -> Result<(), Error> {
+fn compile_stdlib(runner: &Runner, installed: &Installed, rel: &str) -> Result<(), Error> {
     eprintln!("wasipy: compiling the stdlib to bytecode (once)");
-    let installed = Installed {
-        manifest: manifest.clone(),
-        wasm: dir.join(WASM_FILE),
-        dir: dir.to_owned(),
-    };
     let target = format!("/usr/local/{rel}");
     // Some test files do not compile on purpose; the exit code says nothing useful.
-    let _ = run_python(&installed, &["-I", "-m", "compileall", "-q", &target], true)?;
+    let _ = runner.run(installed, &["-I", "-m", "compileall", "-q", &target], true)?;
     Ok(())
 }
 

@@ -6,7 +6,7 @@
 use super::{Failure, Reply};
 use crate::mounts::{Access, Mount};
 use serde_json::{json, Map, Value};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// The guest's view of the host filesystem.
 #[derive(Debug, Clone, Default)]
@@ -17,7 +17,8 @@ pub struct Table {
     pub shadowed: Vec<String>,
 }
 
-/// An errno-style failure; the guest raises `OSError(errno.<name>, message, path)`.
+/// An errno-style failure; the guest raises `OSError(errno.<name>, message, path)`, naming
+/// the path itself (so messages here do not).
 fn os_error(name: &'static str, message: impl Into<String>) -> Failure {
     Failure {
         kind: "os",
@@ -26,7 +27,7 @@ fn os_error(name: &'static str, message: impl Into<String>) -> Failure {
     }
 }
 
-fn io_error(err: &std::io::Error, path: &str) -> Failure {
+fn io_error(err: &std::io::Error) -> Failure {
     let name = match err.raw_os_error() {
         Some(libc::ENOENT) => "ENOENT",
         Some(libc::EACCES) => "EACCES",
@@ -38,20 +39,16 @@ fn io_error(err: &std::io::Error, path: &str) -> Failure {
         _ => "EIO",
     };
     let text = err.to_string();
-    let text = text.split(" (os error").next().unwrap_or(&text);
-    os_error(name, format!("{text}: {path}"))
+    os_error(name, text.split(" (os error").next().unwrap_or(&text))
 }
 
 impl Table {
     /// The host path behind absolute guest path `guest`, for a request that changes it.
     pub fn writable_host_path(&self, guest: &str) -> Result<PathBuf, Failure> {
         if !guest.starts_with('/') || guest.contains('\0') {
-            return Err(os_error(
-                "EINVAL",
-                format!("not an absolute path: {guest:?}"),
-            ));
+            return Err(os_error("EINVAL", "not an absolute path"));
         }
-        let guest_path = lexical(Path::new(guest));
+        let guest_path = crate::launcher::normalize(Path::new(guest));
         let best = self
             .mounts
             .iter()
@@ -64,22 +61,19 @@ impl Table {
             .map(String::len)
             .max();
         let Some(mount) = best.filter(|m| shadow.is_none_or(|s| m.guest.len() > s)) else {
-            return Err(os_error("EROFS", format!("not a host path: {guest}")));
+            return Err(os_error("EROFS", "not a host path"));
         };
         let rest = guest_path
             .strip_prefix(&mount.guest)
             .unwrap_or(Path::new(""));
         let host = mount.host.join(rest);
-        let real = std::fs::canonicalize(&host).map_err(|e| io_error(&e, guest))?;
-        let root = std::fs::canonicalize(&mount.host).map_err(|e| io_error(&e, guest))?;
+        let real = std::fs::canonicalize(&host).map_err(|e| io_error(&e))?;
+        let root = std::fs::canonicalize(&mount.host).map_err(|e| io_error(&e))?;
         if !real.starts_with(&root) {
-            return Err(os_error(
-                "EACCES",
-                format!("leaves its mapped directory: {guest}"),
-            ));
+            return Err(os_error("EACCES", "leaves its mapped directory"));
         }
         if mount.access == Access::ReadOnly {
-            return Err(os_error("EROFS", format!("mapped read-only: {guest}")));
+            return Err(os_error("EROFS", "mapped read-only"));
         }
         Ok(real)
     }
@@ -94,7 +88,7 @@ impl Table {
         let host = self.writable_host_path(guest)?;
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&host, std::fs::Permissions::from_mode(mode as u32 & 0o7777))
-            .map_err(|e| io_error(&e, guest))?;
+            .map_err(|e| io_error(&e))?;
         Ok((json!({}), Vec::new()))
     }
 }
@@ -123,24 +117,9 @@ impl Table {
         } else {
             std::os::unix::fs::lchown(&host, id("uid"), id("gid"))
         };
-        result.map_err(|e| io_error(&e, guest))?;
+        result.map_err(|e| io_error(&e))?;
         Ok((json!({}), Vec::new()))
     }
-}
-
-/// Folds `.` and `..` without touching the filesystem (`..` at the root stays there).
-fn lexical(path: &Path) -> PathBuf {
-    let mut out = PathBuf::from("/");
-    for part in path.components() {
-        match part {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::Normal(p) => out.push(p),
-            _ => {}
-        }
-    }
-    out
 }
 
 #[cfg(test)]

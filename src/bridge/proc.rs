@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use wasmtime::{Engine, Module};
 
@@ -76,11 +76,7 @@ fn deadline(meta: &Map<String, Value>) -> Option<Instant> {
 }
 
 fn pipe() -> Result<(File, File), Failure> {
-    let (reader, writer) = std::io::pipe().map_err(|e| Failure::new("os", e.to_string()))?;
-    Ok((
-        File::from(std::os::fd::OwnedFd::from(reader)),
-        File::from(std::os::fd::OwnedFd::from(writer)),
-    ))
+    engine::pipe().map_err(|e| Failure::new("os", e.to_string()))
 }
 
 /// Copies `reader` into `captured` until the end, on its own thread.
@@ -194,27 +190,17 @@ impl Procs {
         let status = Arc::new(Status::default());
         let kill = Arc::new(AtomicBool::new(false));
         let (done, stop) = (status.clone(), kill.clone());
-        std::thread::Builder::new()
-            .name(format!("python.wasm child {pid}"))
-            .stack_size(engine::GUEST_THREAD_STACK)
-            .spawn(move || {
-                let timer = Timer::off();
-                let code = engine::run_guest(
-                    &spawner.engine,
-                    &spawner.module,
-                    &guest,
-                    stdio,
-                    Some(stop),
-                    &timer,
-                )
+        engine::guest_thread(format!("python.wasm child {pid}"), move || {
+            let (engine, module) = (&spawner.engine, &spawner.module);
+            let code = engine::run_guest(engine, module, &guest, stdio, Some(stop), &Timer::off())
                 .unwrap_or_else(|err| {
                     eprintln!("wasipy: {err}");
                     err.exit_code()
                 });
-                *done.code.lock().expect("status lock") = Some(code);
-                done.done.notify_all();
-            })
-            .map_err(|e| Failure::new("os", format!("cannot start a thread: {e}")))?;
+            *done.code.lock().expect("status lock") = Some(code);
+            done.done.notify_all();
+        })
+        .map_err(|e| Failure::new("os", e.to_string()))?;
         self.children.insert(
             pid,
             Child {
@@ -261,17 +247,9 @@ impl Procs {
         let captured = child.captured[(stream == 2) as usize]
             .clone()
             .ok_or_else(|| bad("that stream is not a pipe"))?;
-        let mut state = captured.state.lock().expect("capture lock");
-        while state.0.is_empty() && !state.1 {
-            if engine::interrupted() {
-                return Err(Failure::new("interrupted", "interrupted"));
-            }
-            state = captured
-                .changed
-                .wait_timeout(state, TICK)
-                .expect("capture lock")
-                .0;
-        }
+        let ready = |s: &(VecDeque<u8>, bool)| !s.0.is_empty() || s.1;
+        let mut state =
+            wait_until(&captured.state, &captured.changed, ready, None)?.expect("no deadline");
         let n = size.min(state.0.len()).min(super::frame::MAX_BODY);
         let data: Vec<u8> = state.0.drain(..n).collect();
         let eof = state.1 && state.0.is_empty();
@@ -348,10 +326,16 @@ fn returncode(code: i32, signal: i32) -> i32 {
     }
 }
 
-/// The exit code once the child ends, or None when `until` passes first.
-fn wait_status(status: &Status, until: Option<Instant>) -> Result<Option<i32>, Failure> {
-    let mut code = status.code.lock().expect("status lock");
-    while code.is_none() {
+/// Waits on `lock`/`changed` until `ready` holds; None when `until` passes first. Wakes
+/// every [`TICK`] to notice Ctrl-C.
+fn wait_until<'a, T>(
+    lock: &'a Mutex<T>,
+    changed: &Condvar,
+    ready: impl Fn(&T) -> bool,
+    until: Option<Instant>,
+) -> Result<Option<MutexGuard<'a, T>>, Failure> {
+    let mut state = lock.lock().expect("bridge lock");
+    while !ready(&state) {
         if engine::interrupted() {
             return Err(Failure::new("interrupted", "interrupted"));
         }
@@ -360,25 +344,19 @@ fn wait_status(status: &Status, until: Option<Instant>) -> Result<Option<i32>, F
             Some(t) => TICK.min(t - Instant::now()),
             None => TICK,
         };
-        code = status.done.wait_timeout(code, tick).expect("status lock").0;
+        state = changed.wait_timeout(state, tick).expect("bridge lock").0;
     }
-    Ok(*code)
+    Ok(Some(state))
+}
+
+/// The exit code once the child ends, or None when `until` passes first.
+fn wait_status(status: &Status, until: Option<Instant>) -> Result<Option<i32>, Failure> {
+    let code = wait_until(&status.code, &status.done, Option::is_some, until)?;
+    Ok(code.and_then(|c| *c))
 }
 
 /// Waits until the drain thread reached the end; false when `until` passes first.
 fn wait_eof(captured: &Captured, until: Option<Instant>) -> Result<bool, Failure> {
-    let mut state = captured.state.lock().expect("capture lock");
-    while !state.1 {
-        let tick = match until {
-            Some(t) if Instant::now() >= t => return Ok(false),
-            Some(t) => TICK.min(t - Instant::now()),
-            None => TICK,
-        };
-        state = captured
-            .changed
-            .wait_timeout(state, tick)
-            .expect("capture lock")
-            .0;
-    }
-    Ok(true)
+    let state = wait_until(&captured.state, &captured.changed, |s| s.1, until)?;
+    Ok(state.is_some())
 }
