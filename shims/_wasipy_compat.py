@@ -56,3 +56,27 @@ def patch_rich_progress(progress):
 
     cls.update = refreshing(cls.update)
     cls.advance = refreshing(cls.advance)
+
+
+def patch_pytest_capture(capture):
+    """pytest captures at the descriptor level by default (``os.dup``), which WASI cannot
+    do; capture at the ``sys`` level instead, as ``--capture=sys`` would."""
+    make = capture._get_multicapture
+    if getattr(make, "_wasipy", False):
+        return
+
+    def get_multicapture(method):
+        return make("sys" if method == "fd" else method)
+
+    get_multicapture._wasipy = True
+    capture._get_multicapture = get_multicapture
+
+
+def patch_pytest_faulthandler(plugin):
+    """pytest's faulthandler plugin duplicates stderr (``os.dup``, impossible in WASI) to
+    report crashes; in WASI a crash is a trap the launcher reports, so it has nothing to do."""
+
+    def pytest_configure(config):
+        pass
+
+    plugin.pytest_configure = pytest_configure

@@ -181,6 +181,8 @@ _PATCHES = {
     "pip._internal.models.search_scope": "_wasipy_http:patch_pip_search_scope",
     "pip._internal.cli.index_command": "_wasipy_http:patch_pip_index_command",
     "subprocess": "_wasipy_subprocess:install",
+    "_pytest.capture": "_wasipy_compat:patch_pytest_capture",
+    "_pytest.faulthandler": "_wasipy_compat:patch_pytest_faulthandler",
     "rich.live": "_wasipy_compat:patch_rich_live",
     "pip._vendor.rich.live": "_wasipy_compat:patch_rich_live",
     "rich.progress": "_wasipy_compat:patch_rich_progress",

@@ -97,6 +97,24 @@ fn pip_installs_from_the_index_and_manages_packages() {
         "{shown}"
     );
 
+    // pytest, a console script with output capture, runs straight from the host.
+    run_ok(&mut pip(&venv, &cache, &["install", "pytest"]));
+    let tests = venv.tmp.path().join("test_demo.py");
+    std::fs::write(&tests, "def test_ok():\n    assert 1\n\ndef test_bad():\n    print('captured!')\n    assert 1 == 2\n").unwrap();
+    let out = store_command(venv.bin("pytest"))
+        .arg("-q")
+        .arg(&tests)
+        .current_dir(venv.tmp.path())
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(
+        text.contains("Captured stdout call") && text.contains("captured!"),
+        "{text}"
+    );
+    assert!(text.contains("1 failed, 1 passed"), "{text}");
+
     // Requirements files and upgrades.
     let reqs = venv.tmp.path().join("requirements.txt");
     std::fs::write(&reqs, "six==1.16.0\n").unwrap();
