@@ -1,6 +1,7 @@
 //! The built-in catalogue of runtimes wasipy knows how to fetch: data in `catalogue.json`,
 //! embedded at build time.
 
+pub use crate::manifest::Embedded;
 use serde::Deserialize;
 use std::sync::OnceLock;
 
@@ -32,15 +33,6 @@ pub struct Entry {
     pub embedded: Option<Embedded>,
     /// Tried in order until one yields a file with the pinned hash.
     pub sources: Vec<Source>,
-}
-
-/// A runtime's embedded filesystem (wasi-vfs): it claims the whole guest directory `root`
-/// but only has content at `paths`; the launcher maps the host's other entries of `root`
-/// back in so that host paths keep their meaning.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
-pub struct Embedded {
-    pub root: String,
-    pub paths: Vec<String>,
 }
 
 /// Where a runtime file can be downloaded from.

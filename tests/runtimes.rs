@@ -15,9 +15,10 @@ fn wasipy_in(home: &Path) -> Command {
     cmd
 }
 
+/// The default runtime's file: these tests add copies of it (and build a release layout
+/// from it), whatever runtime the rest of the suite runs against.
 fn default_wasm() -> PathBuf {
-    ensure_runtime();
-    shared_home().join("runtimes/cpython-3.12.0-wlr/python.wasm")
+    default_runtime().1
 }
 
 fn list_json(home: &Path) -> serde_json::Value {
@@ -119,7 +120,7 @@ fn an_added_copy_is_listed_used_protected_and_checked() {
 /// `lib/python3.12/lib-wasm/`; the stdlib is copied out of the default runtime by itself.
 fn release_layout(root: &Path) {
     let stdlib = root.join("lib/python3.12");
-    let venv = TestVenv::new();
+    let venv = TestVenv::with_args(&["--without-pip", "--runtime", &default_runtime().0]);
     let code = format!(
         "import shutil, zipfile\n\
          shutil.copytree('/usr/local/lib/python3.12', {dest:?}, dirs_exist_ok=True)\n\

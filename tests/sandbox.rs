@@ -71,12 +71,7 @@ fn a_sandboxed_script_cannot_escape() {
     std::fs::write(tools.join("escape.py"), ESCAPES).unwrap();
 
     let venv = work.join(".venv");
-    run_ok(
-        wasipy()
-            .arg("venv")
-            .arg(&venv)
-            .args(["--sandbox", "--without-pip"]),
-    );
+    run_ok(&mut venv_command(&venv, &["--sandbox", "--without-pip"]));
     let out = run_ok(
         store_command(venv.join("bin/python"))
             .arg(tools.join("escape.py"))
@@ -113,12 +108,7 @@ fn the_sandbox_still_runs_code_in_the_working_directory() {
     ensure_runtime();
     let tmp = tempfile::tempdir().unwrap();
     let venv = tmp.path().join(".venv");
-    run_ok(
-        wasipy()
-            .arg("venv")
-            .arg(&venv)
-            .args(["--sandbox", "--without-pip"]),
-    );
+    run_ok(&mut venv_command(&venv, &["--sandbox", "--without-pip"]));
     let data = tempfile::tempdir().unwrap();
     std::fs::write(data.path().join("in.txt"), "mapped").unwrap();
     let cfg = venv.join("pyvenv.cfg");

@@ -11,7 +11,7 @@ fn awkward_venv() -> (tempfile::TempDir, std::path::PathBuf) {
     ensure_runtime();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("my vé nv");
-    run_ok(wasipy().arg("venv").arg(&dir).args(["--prompt", "wé env"]));
+    run_ok(&mut venv_command(&dir, &["--prompt", "wé env"]));
     (tmp, dir)
 }
 

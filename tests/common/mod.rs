@@ -33,19 +33,109 @@ pub fn wasipy() -> Command {
     store_command(BIN)
 }
 
-/// Installs the default runtime and compiles it once, before any test uses it.
+/// The runtime the tests run against: the catalogue's default, or the runtime (a release
+/// tarball, directory or `.wasm`) named by `WASIPY_TEST_RUNTIME`, added to the shared store
+/// once under an id made from its hash.
+pub struct Runtime {
+    pub id: String,
+    /// `3.13.5`
+    pub version: String,
+    /// `3.13`
+    pub minor: String,
+}
+
+pub fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(install_runtime)
+}
+
+fn install_runtime() -> Runtime {
+    let id = match std::env::var_os("WASIPY_TEST_RUNTIME") {
+        Some(path) => add_runtime(Path::new(&path)),
+        None => {
+            let out = wasipy().args(["runtime", "install"]).output().unwrap();
+            assert!(
+                out.status.success(),
+                "runtime install failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            default_runtime_id()
+        }
+    };
+    let list: serde_json::Value =
+        serde_json::from_str(&run_ok(wasipy().args(["runtime", "list", "--json"]))).unwrap();
+    let row = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id.as_str())
+        .unwrap_or_else(|| panic!("runtime `{id}` is not listed: {list}"));
+    let version = row["version"].as_str().unwrap().to_owned();
+    let minor = version.splitn(3, '.').take(2).collect::<Vec<_>>().join(".");
+    Runtime { id, version, minor }
+}
+
+fn default_runtime_id() -> String {
+    let list: serde_json::Value =
+        serde_json::from_str(&run_ok(wasipy().args(["runtime", "list", "--json"]))).unwrap();
+    let row = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["default"] == true)
+        .expect("a default runtime");
+    row["id"].as_str().unwrap().to_owned()
+}
+
+fn add_runtime(path: &Path) -> String {
+    use sha2::Digest;
+    let bytes = std::fs::read(path)
+        .unwrap_or_else(|e| panic!("WASIPY_TEST_RUNTIME `{}`: {e}", path.display()));
+    let sha = format!("{:x}", sha2::Sha256::digest(&bytes));
+    let id = format!("test-{}", &sha[..12]);
+    if !shared_home()
+        .join("runtimes")
+        .join(&id)
+        .join("manifest.json")
+        .exists()
+    {
+        run_ok(
+            wasipy()
+                .args(["runtime", "add"])
+                .arg(path)
+                .args(["--id", &id]),
+        );
+    }
+    id
+}
+
+/// The catalogue's default runtime, installed in the shared store whatever runtime is under
+/// test (tests of downloading and of `runtime add` use its file): its id and `python.wasm`.
+pub fn default_runtime() -> (String, PathBuf) {
+    static DEFAULT: OnceLock<(String, PathBuf)> = OnceLock::new();
+    DEFAULT
+        .get_or_init(|| {
+            run_ok(wasipy().args(["runtime", "install"]));
+            let id = default_runtime_id();
+            let wasm = shared_home().join("runtimes").join(&id).join("python.wasm");
+            (id, wasm)
+        })
+        .clone()
+}
+
+/// Installs the runtime under test and compiles it once, before any test uses it.
 pub fn ensure_runtime() {
     static READY: OnceLock<()> = OnceLock::new();
     READY.get_or_init(|| {
-        let out = wasipy().args(["runtime", "install"]).output().unwrap();
-        assert!(
-            out.status.success(),
-            "runtime install failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let runtime = runtime();
         let dir = tempfile::tempdir().unwrap();
         let venv = dir.path().join("warm");
-        let out = wasipy().arg("venv").arg(&venv).output().unwrap();
+        let out = wasipy()
+            .arg("venv")
+            .arg(&venv)
+            .args(["--without-pip", "--runtime", &runtime.id])
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "{}",
@@ -58,6 +148,22 @@ pub fn ensure_runtime() {
             String::from_utf8_lossy(&out.stderr)
         );
     });
+}
+
+/// `wasipy venv DIR ARGS...` on the runtime under test (unless ARGS name one).
+pub fn venv_command(dir: &Path, args: &[&str]) -> Command {
+    ensure_runtime();
+    let mut cmd = wasipy();
+    cmd.arg("venv").arg(dir).args(args);
+    if !args.contains(&"--runtime") {
+        cmd.args(["--runtime", &runtime().id]);
+    }
+    cmd
+}
+
+/// `lib/pythonX.Y/site-packages` of `venv`.
+pub fn site_packages(venv: &Path) -> PathBuf {
+    venv.join(format!("lib/python{}/site-packages", runtime().minor))
 }
 
 /// A fresh venv in its own temp dir (kept alive by the returned guard).
@@ -79,10 +185,9 @@ impl TestVenv {
 
     /// A venv made with `wasipy venv DIR ARGS...`.
     pub fn with_args(args: &[&str]) -> Self {
-        ensure_runtime();
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join(".venv");
-        let out = wasipy().arg("venv").arg(&dir).args(args).output().unwrap();
+        let out = venv_command(&dir, args).output().unwrap();
         assert!(
             out.status.success(),
             "wasipy venv: {}",
@@ -97,6 +202,10 @@ impl TestVenv {
 
     pub fn bin(&self, name: &str) -> PathBuf {
         self.dir.join("bin").join(name)
+    }
+
+    pub fn site_packages(&self) -> PathBuf {
+        site_packages(&self.dir)
     }
 }
 
