@@ -210,6 +210,9 @@ fn create_venv(
     let installed = choose_runtime(&store, runtime, python)?;
     let launcher = std::env::current_exe()?;
     let (venv, pip) = venv::create(&opts, &installed, &launcher)?;
+    if let Err(err) = venv::compile_site_packages(&venv, &installed) {
+        eprintln!("wasipy: warning: {err}");
+    }
     // Remembered so that `runtime remove` knows who uses what; a failure is not fatal.
     if let Err(err) = crate::local::record_venv(&venv.dir) {
         eprintln!("wasipy: warning: {err}");

@@ -55,6 +55,8 @@ pub enum Error {
     Wheel(#[from] crate::wheel::Error),
     #[error("`{path}` names no runtime (`{KEY_RUNTIME} = ID` is missing); recreate the venv with `wasipy venv --clear {venv}`")]
     NoRuntime { path: PathBuf, venv: PathBuf },
+    #[error("byte-compiling `{path}` failed ({status}); the venv works, but starts slower until its files are compiled")]
+    Compile { path: PathBuf, status: String },
 }
 
 /// An existing venv.
@@ -165,6 +167,32 @@ pub fn create(
     std::fs::rename(staging.path(), &dir).map_err(write_err(&dir))?;
     let _ = staging.keep();
     Ok((Venv::open(&dir)?, pip))
+}
+
+/// Byte-compiles what `create` put in site-packages (pip and the shims), by running the new
+/// venv's python once, as `python -m venv` compiles pip: otherwise every start compiles the
+/// shims and every pip run compiles pip when bytecode cannot be written
+/// (`PYTHONDONTWRITEBYTECODE`). The run also compiles the runtime's module if no cached copy
+/// exists yet, so the first `python` starts fast.
+pub fn compile_site_packages(venv: &Venv, runtime: &Installed) -> Result<(), Error> {
+    let python = venv.dir.join("bin/python");
+    let site = site_packages(&venv.dir, runtime);
+    let status = std::process::Command::new(&python)
+        .args(["-I", "-m", "compileall", "-q"])
+        .arg(&site)
+        .env_remove("PYTHONDONTWRITEBYTECODE")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .map_err(write_err(&python))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Error::Compile {
+            path: site,
+            status: status.to_string(),
+        })
+    }
 }
 
 fn site_packages(root: &Path, runtime: &Installed) -> PathBuf {

@@ -152,6 +152,23 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Found by the `bridge_frame` fuzz target: numbers in meta must survive a decode and
+    /// re-encode exactly (serde_json's `float_roundtrip`).
+    #[test]
+    fn numbers_in_meta_round_trip_exactly() {
+        let meta = br#"{"op":8586666666666664.666666,"t":0.1,"big":1e308}"#;
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&[VERSION, 1, 0, 0]);
+        bytes.extend_from_slice(&(meta.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&0u32.to_le_bytes());
+        bytes.extend_from_slice(meta);
+        let Parsed::Frame(frame, _) = parse(&bytes) else {
+            panic!("not a frame")
+        };
+        let again = encode(frame.kind, &Value::Object(frame.meta.clone()), &frame.body);
+        assert_eq!(parse(&again), Parsed::Frame(frame, again.len()));
+    }
+
     fn header(version: u8, kind: u8, meta_len: u32, body_len: u32) -> Vec<u8> {
         let mut h = MAGIC.to_vec();
         h.extend_from_slice(&[version, kind, 0, 0]);
