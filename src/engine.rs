@@ -21,6 +21,8 @@ const MAX_WASM_STACK: usize = 32 << 20;
 const GUEST_THREAD_STACK: usize = MAX_WASM_STACK + (32 << 20);
 /// `WASIPY_LOG=debug` prints where start-up time goes.
 pub const LOG_VAR: &str = "WASIPY_LOG";
+/// Set (to anything) to profile the guest with `perf` (see the README's Benchmarks).
+pub const PERFMAP_VAR: &str = "WASIPY_PERFMAP";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -224,6 +226,10 @@ pub fn engine() -> Result<Engine, Error> {
     config.cranelift_opt_level(OptLevel::Speed);
     // Lets Ctrl-C and `Popen.kill()` stop a busy guest (checked at loop heads and calls).
     config.epoch_interruption(true);
+    // For `perf record`: names the guest's functions in `/tmp/perf-PID.map`.
+    if std::env::var_os(PERFMAP_VAR).is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     Engine::new(&config).map_err(|e| Error::Config(e.to_string()))
 }
 
