@@ -62,29 +62,28 @@ fn install_runtime() -> Runtime {
             default_runtime_id()
         }
     };
-    let list: serde_json::Value =
-        serde_json::from_str(&run_ok(wasipy().args(["runtime", "list", "--json"]))).unwrap();
-    let row = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == id.as_str())
-        .unwrap_or_else(|| panic!("runtime `{id}` is not listed: {list}"));
+    let row = listed_runtime(|r| r["id"] == id.as_str());
     let version = row["version"].as_str().unwrap().to_owned();
     let minor = version.splitn(3, '.').take(2).collect::<Vec<_>>().join(".");
     Runtime { id, version, minor }
 }
 
 fn default_runtime_id() -> String {
+    listed_runtime(|r| r["default"] == true)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The first row of `wasipy runtime list --json` that `pick` accepts.
+fn listed_runtime(pick: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
     let list: serde_json::Value =
         serde_json::from_str(&run_ok(wasipy().args(["runtime", "list", "--json"]))).unwrap();
-    let row = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["default"] == true)
-        .expect("a default runtime");
-    row["id"].as_str().unwrap().to_owned()
+    let rows = list.as_array().unwrap();
+    rows.iter()
+        .find(|r| pick(r))
+        .cloned()
+        .unwrap_or_else(|| panic!("no such runtime in {list}"))
 }
 
 fn add_runtime(path: &Path) -> String {
