@@ -315,6 +315,17 @@ def _raise_for(adapters, exc, error, request):
     raise adapters.ConnectionError(error, request=request)
 
 
+def _pool_for(urllib3, url, proxy):
+    """The connection pool a socket-based urllib3 would have used, for its errors only (it
+    never connects): ``MaxRetryError`` names it, and pip reads its host and proxy."""
+    try:
+        if proxy:
+            return urllib3.ProxyManager(proxy).connection_from_url(url)
+        return urllib3.connectionpool.connection_from_url(url)
+    except Exception:  # an unusual proxy URL: the error just names no pool
+        return None
+
+
 def _send(adapter, adapters, urllib3, prepared, timeout, verify, cert, proxies):
     exc = urllib3.exceptions
     if cert:
@@ -329,6 +340,7 @@ def _send(adapter, adapters, urllib3, prepared, timeout, verify, cert, proxies):
     timeouts = _timeouts(adapters, timeout)
     retries = adapter.max_retries
     log = logging.getLogger(urllib3.__name__ + ".connectionpool")
+    pool = _pool_for(urllib3, url, proxy)
     while True:
         try:
             response = request(method, url, headers, body, timeouts, proxy, verify)
@@ -340,7 +352,9 @@ def _send(adapter, adapters, urllib3, prepared, timeout, verify, cert, proxies):
                 raise adapters.ConnectionError(err, request=prepared) from None
             error = _urllib3_error(exc, err, url)
             try:
-                retries = retries.increment(method, url, error=error, _stacktrace=sys.exc_info()[2])
+                retries = retries.increment(
+                    method, url, error=error, _pool=pool, _stacktrace=sys.exc_info()[2]
+                )
             except (exc.MaxRetryError, exc.HTTPError) as final:
                 _raise_for(adapters, exc, final, prepared)
             log.warning(
@@ -366,7 +380,7 @@ def _send(adapter, adapters, urllib3, prepared, timeout, verify, cert, proxies):
         if not retries.is_retry(method, raw.status, has_retry_after):
             return adapter.build_response(prepared, raw)
         try:
-            retries = retries.increment(method, url, response=raw)
+            retries = retries.increment(method, url, response=raw, _pool=pool)
         except exc.MaxRetryError as final:
             if retries.raise_on_status:
                 raw.drain_conn()

@@ -47,3 +47,21 @@ fn a_killed_child_stops_while_sleeping() {
                 print(p.wait(), time.monotonic() - t < 2)";
     assert_eq!(run_ok(venv.python().args(["-c", code])), "-15 True\n");
 }
+
+/// Asking for more memory than a 32-bit guest can have is a Python exception, as in a 32-bit
+/// CPython: `OverflowError` for a size beyond the address space, `MemoryError` when the
+/// memory runs out; exit 1, never a trap or a host crash.
+#[test]
+fn out_of_memory_is_a_python_exception() {
+    let venv = TestVenv::new();
+    for (code, error) in [
+        ("bytearray(10**10)", "OverflowError"),
+        ("x = [bytearray(2**28) for _ in range(64)]", "MemoryError"),
+    ] {
+        let out = venv.python().args(["-c", code]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{code}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains(error), "{code}: {err}");
+        assert!(!err.contains("trapped"), "{code}: {err}");
+    }
+}

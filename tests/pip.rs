@@ -397,3 +397,58 @@ fn proxies_from_the_environment_are_honoured() {
     );
     assert_eq!(out, "2.0\n");
 }
+
+/// A wheel download cut halfway: pip fails with its own error (after its retries), nothing
+/// of the package is installed, and the next attempt, with the whole file, installs it.
+#[test]
+fn a_wheel_download_cut_halfway_installs_nothing_and_the_retry_succeeds() {
+    let mut files = Default::default();
+    let name = "wasipy_cut-1.0-py3-none-any.whl";
+    let wheel = index_server::wheel("wasipy_cut", "1.0");
+    let cut_at = wheel.len() / 2;
+    index_server::add_wheel(&mut files, "wasipy-cut", name, wheel);
+    let cut = index_server::serve(files.clone(), Some(cut_at));
+    let whole = index_server::serve(files, None);
+    let venv = pip_venv();
+    let cache = tempfile::tempdir().unwrap();
+    let install = |url: &str| {
+        pip(
+            &venv,
+            cache.path(),
+            &[
+                "install",
+                "--retries",
+                "1",
+                "--index-url",
+                url,
+                "wasipy-cut",
+            ],
+        )
+        .output()
+        .unwrap()
+    };
+    let out = install(&cut.url);
+    let err = stderr(&out);
+    // pip's own one-screen error for a failed download (it used to be an AssertionError
+    // traceback: pip reads the host from the urllib3 pool that `MaxRetryError` names).
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("/files/wasipy_cut-1.0-py3-none-any.whl"),
+        "{err}"
+    );
+    assert!(!err.contains("Traceback"), "{err}");
+    let site = venv.site_packages();
+    let left: Vec<_> = std::fs::read_dir(&site)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("wasipy_cut"))
+        .collect();
+    assert!(left.is_empty(), "half-installed: {left:?}");
+
+    run_ok(&mut pip(
+        &venv,
+        cache.path(),
+        &["install", "--index-url", &whole.url, "wasipy-cut"],
+    ));
+    assert!(site.join("wasipy_cut").is_dir() || site.join("wasipy_cut.py").is_file());
+}

@@ -157,7 +157,7 @@ fn http_date() -> String {
 }
 
 /// A minimal valid wheel: the module (with `VERSION`) and its dist-info.
-fn wheel(module: &str, version: &str) -> Vec<u8> {
+pub fn wheel(module: &str, version: &str) -> Vec<u8> {
     let dist = format!("{module}-{version}.dist-info");
     let members = [
         (format!("{module}/__init__.py"), format!("VERSION = {version:?}\n")),
