@@ -56,7 +56,7 @@ pub fn main(argv0: &OsStr, args: Vec<OsString>) -> anyhow::Result<i32> {
     });
     guest.env.push((HOST_VAR.to_owned(), host_facts()));
     let engine = engine::engine()?;
-    engine::handle_sigint(&engine);
+    engine::handle_sigint();
     let module = engine::load_module(&engine, &runtime, &cache, &timer)?;
     match engine::run(&engine, &module, guest, &timer) {
         Ok(code) => {

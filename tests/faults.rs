@@ -1,19 +1,24 @@
-//! Faults: Ctrl-C (SIGINT) ends a busy or sleeping python promptly with exit 130, and a
-//! killed child interpreter stops even while it sleeps.
+//! Faults: Ctrl-C (SIGINT) ends a busy, sleeping, reading or waiting python promptly with
+//! exit 130; a killed child interpreter stops (or, busy, is reported killed) promptly;
+//! running out of memory is a Python exception.
 
 mod common;
 
 use common::*;
 use std::time::{Duration, Instant};
 
+/// Starts `python -c code` (stdin an open pipe nobody writes to), sends SIGINT after 1.5 s,
+/// and returns its exit code, how long it took to end, and its stderr.
 fn interrupt_after_start(code: &str) -> (Option<i32>, Duration, String) {
     let venv = TestVenv::new();
-    let child = venv
+    let mut child = venv
         .python()
         .args(["-c", code])
+        .stdin(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let _stdin = child.stdin.take();
     std::thread::sleep(Duration::from_millis(1500));
     let start = Instant::now();
     // SAFETY: signals our own child.
@@ -35,6 +40,32 @@ fn sigint_stops_a_sleep_with_130() {
     let (code, took, err) = interrupt_after_start("import time; time.sleep(60)");
     assert_eq!(code, Some(130), "{err}");
     assert!(took < Duration::from_secs(2), "{took:?}");
+}
+
+#[test]
+fn sigint_stops_a_blocked_read_and_a_wait_for_a_busy_child_with_130() {
+    for code in [
+        "import sys; sys.stdin.read()",
+        "import subprocess, sys; subprocess.run([sys.executable, '-c', 'while True: pass'])",
+    ] {
+        let (status, took, err) = interrupt_after_start(code);
+        assert_eq!(status, Some(130), "{code}: {err}");
+        assert!(took < Duration::from_secs(2), "{code}: {took:?}");
+        assert!(err.contains("KeyboardInterrupt"), "{code}: {err}");
+    }
+}
+
+/// A busy child cannot be stopped inside wasm code: `kill()` reports it killed after a
+/// short grace (its thread computes on until this process ends), so `wait()` never hangs.
+#[test]
+fn a_killed_busy_child_is_reported_killed_promptly() {
+    let venv = TestVenv::new();
+    let code = "import subprocess, sys, time\n\
+                p = subprocess.Popen([sys.executable, '-c', 'while True: pass'])\n\
+                time.sleep(0.5)\n\
+                t = time.monotonic(); p.kill()\n\
+                print(p.wait(), time.monotonic() - t < 2)";
+    assert_eq!(run_ok(venv.python().args(["-c", code])), "-9 True\n");
 }
 
 #[test]

@@ -197,7 +197,8 @@ impl Procs {
                     eprintln!("wasipy: {err}");
                     err.exit_code()
                 });
-            *done.code.lock().expect("status lock") = Some(code);
+            // A child abandoned by `kill` already has its status.
+            done.code.lock().expect("status lock").get_or_insert(code);
             done.done.notify_all();
         })
         .map_err(|e| Failure::new("os", e.to_string()))?;
@@ -310,8 +311,17 @@ impl Procs {
         if child.status.code.lock().expect("status lock").is_none() {
             child.signal = signal;
             child.kill.store(true, Ordering::SeqCst);
-            if let Some(spawner) = &self.spawner {
-                spawner.engine.increment_epoch();
+            // It stops at its next host call; one busy in wasm code is abandoned (its
+            // thread runs on until this process ends) and reported killed all the same.
+            let until = Instant::now() + engine::STOP_GRACE;
+            if wait_status(&child.status, Some(until))?.is_none() {
+                child
+                    .status
+                    .code
+                    .lock()
+                    .expect("status lock")
+                    .get_or_insert(engine::KILLED);
+                child.status.done.notify_all();
             }
         }
         Ok((json!({}), Vec::new()))

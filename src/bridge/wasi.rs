@@ -213,8 +213,17 @@ fn with_memory<T>(
     };
     let (bytes, state) = memory.data_and_store_mut(caller);
     let (wasi, bridge) = parts(state);
+    // A guest asked to stop (Ctrl-C, a parent's kill) ends at its next I/O call, and after
+    // one that was waiting (a child's exit, a bridge reply) when the request came.
+    if let Some(stop) = bridge.stop_requested() {
+        return Err(stop);
+    }
     <WasiP1Ctx as p1::WasiSnapshotPreview1>::set_hostcall_fuel(wasi, fuel);
-    f(wasi, bridge, bytes)
+    let result = f(wasi, bridge, bytes);
+    match bridge.stop_requested() {
+        Some(stop) => Err(stop),
+        None => result,
+    }
 }
 
 /// Whether the host's stdout/stderr is a pipe whose reading end is closed.
