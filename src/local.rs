@@ -142,7 +142,7 @@ pub fn add(store: &Store, source: &Path, id: Option<&str>) -> Result<Installed, 
         return Err(Error::Exists { id: manifest.id });
     }
     if let Some(rel) = &manifest.stdlib {
-        compile_stdlib(&runner, &provisional, rel)?;
+        compile_stdlib(&runner, &provisional, rel, &manifest.python_version)?;
     }
     let path = staging.path().join(MANIFEST_FILE);
     let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
@@ -257,8 +257,17 @@ fn embedded_root(probe: &Probe) -> Option<Embedded> {
 }
 
 /// Compiles an on-disk stdlib to bytecode once, so no start ever compiles it (it is mapped
-/// read-only, where the runtime could not write its caches).
-fn compile_stdlib(runner: &Runner, installed: &Installed, rel: &str) -> Result<(), Error> {
+/// read-only, where the runtime could not write its caches). Skipped when it already has
+/// unchecked-hash bytecode (as `scripts/build-runtime` packs it), which stays valid.
+fn compile_stdlib(
+    runner: &Runner,
+    installed: &Installed,
+    rel: &str,
+    version: &str,
+) -> Result<(), Error> {
+    if has_unchecked_bytecode(&installed.dir.join(rel), version) {
+        return Ok(());
+    }
     eprintln!("wasipy: compiling the stdlib to bytecode (once)");
     let target = format!("/usr/local/{rel}");
     // Some test files do not compile on purpose; the exit code says nothing useful.
@@ -275,6 +284,16 @@ fn compile_stdlib(runner: &Runner, installed: &Installed, rel: &str) -> Result<(
     ];
     let _ = runner.run(installed, &args, true)?;
     Ok(())
+}
+
+/// Whether `os.py` of `stdlib` has a pyc whose flags say "hash-based, unchecked" (PEP 552).
+fn has_unchecked_bytecode(stdlib: &Path, version: &str) -> bool {
+    let tag: String = version.split('.').take(2).collect();
+    let pyc = stdlib.join(format!("__pycache__/os.cpython-{tag}.pyc"));
+    let mut header = [0u8; 8];
+    std::fs::File::open(pyc)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header))
+        .is_ok_and(|()| header[4..8] == [1, 0, 0, 0])
 }
 
 /// Removes runtime `id`; refused while a venv wasipy made still uses it, unless `force`.

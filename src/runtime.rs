@@ -43,7 +43,7 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot write to the runtime store `{path}`: {source}; free space there (or point WASIPY_HOME elsewhere) and retry")]
+    #[error("cannot write to the runtime store `{path}`: {source}; make room there (or point WASIPY_HOME elsewhere) and retry")]
     Write {
         path: PathBuf,
         source: std::io::Error,

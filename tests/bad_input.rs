@@ -178,7 +178,7 @@ echo "left=$(ls -A "$1/runtimes" | tr '\n' ' ')""#;
     assert!(
         last.contains(&format!("`{}/runtimes`", home.path().display()))
             && last.contains("No space left on device")
-            && last.contains("free space"),
+            && last.contains("make room"),
         "{report}"
     );
     assert!(
