@@ -94,6 +94,17 @@ enum RuntimeCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Compile a runtime's optimised module into the cache now and wait for it (a first
+    /// run otherwise starts on a quick compile and leaves this to a background process).
+    Compile {
+        id: String,
+        /// Print nothing (the background compile a first run starts).
+        #[arg(long)]
+        quiet: bool,
+        /// The runtime store to find it in (default: the user's).
+        #[arg(long, hide = true)]
+        store: Option<PathBuf>,
+    },
     /// Print the runtime store's directory.
     Dir,
 }
@@ -147,12 +158,33 @@ pub fn main() -> anyhow::Result<i32> {
             eprintln!("Removed runtime {id}");
             Ok(0)
         }
+        Command::Runtime(RuntimeCommand::Compile { id, quiet, store }) => {
+            compile(&id, quiet, store)
+        }
         Command::Runtime(RuntimeCommand::Dir) => {
             println!("{}", Store::from_env()?.root().display());
             Ok(0)
         }
         Command::Doctor { venv } => crate::doctor::run(venv),
     }
+}
+
+/// `wasipy runtime compile`: the optimised module, compiled into the cache unless it is
+/// there or another process is compiling it.
+fn compile(id: &str, quiet: bool, store: Option<PathBuf>) -> anyhow::Result<i32> {
+    let store = match store {
+        Some(root) => Store::at(root),
+        None => Store::from_env()?,
+    };
+    let installed = store.load(id)?;
+    let done = crate::engine::compile_optimized(&installed, &crate::dirs::cache_home()?)?;
+    if !quiet {
+        match done {
+            true => eprintln!("Compiled runtime {id}: later runs load the optimised module"),
+            false => eprintln!("Runtime {id} is being compiled by another process"),
+        }
+    }
+    Ok(0)
 }
 
 /// The runtime a new venv gets: `--runtime` (an id, or a path to add), `--python` (the

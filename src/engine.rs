@@ -1,5 +1,6 @@
 //! Embedded wasmtime: engine settings, the compiled-module cache (keyed by runtime SHA-256 and
-//! the engine's compatibility hash, loaded by mmap), and running one guest to its exit code.
+//! the engine's compatibility hash, loaded by mmap) with its two tiers (a quick first compile,
+//! the optimised one in the background), and running one guest to its exit code.
 
 use crate::bridge::{self, Bridge};
 use crate::mounts::{Access, Mount};
@@ -10,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasmtime::{Config, Engine, Linker, Module, OptLevel, Store, Trap, WasmBacktraceDetails};
+use wasmtime::{
+    Config, Engine, Linker, Module, OptLevel, Store, Strategy, Trap, WasmBacktraceDetails,
+};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
@@ -21,6 +24,19 @@ const GUEST_THREAD_STACK: usize = MAX_WASM_STACK + (32 << 20);
 pub const LOG_VAR: &str = "WASIPY_LOG";
 /// Set (to anything) to profile the guest with `perf` (see the README's Benchmarks).
 pub const PERFMAP_VAR: &str = "WASIPY_PERFMAP";
+/// `WASIPY_COMPILE=foreground`: a first run compiles the optimised module itself and waits
+/// for it, instead of starting on the quick one.
+pub const COMPILE_VAR: &str = "WASIPY_COMPILE";
+
+/// Which code a compiled module holds. A first run cannot wait for Cranelift (5-10 s for
+/// CPython on two cores), so it runs Winch's baseline code, compiled about 4x faster and
+/// running about 1.9x slower, while a background process compiles the optimised code that
+/// every later run loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    Quick,
+    Optimized,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -44,6 +60,11 @@ pub enum Error {
         host: PathBuf,
         guest: String,
         reason: String,
+    },
+    #[error("cannot write the compiled module to `{path}`: {source}; point WASIPY_CACHE_DIR at a writable directory")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
     },
     #[error("starting the guest failed: {0}")]
     Instantiate(String),
@@ -210,9 +231,17 @@ impl Timer {
     }
 }
 
-/// The engine, configured identically on every run so cached artifacts stay valid.
+/// The optimised engine, configured identically on every run so cached artifacts stay valid.
 pub fn engine() -> Result<Engine, Error> {
+    engine_for(Tier::Optimized)
+}
+
+/// The engine that compiles `tier`'s code.
+pub fn engine_for(tier: Tier) -> Result<Engine, Error> {
     let mut config = Config::new();
+    if tier == Tier::Quick {
+        config.strategy(Strategy::Winch);
+    }
     config.max_wasm_stack(MAX_WASM_STACK);
     // wasmtime checks this bound even though the guest runs synchronously.
     config.async_stack_size(MAX_WASM_STACK + (1 << 20));
@@ -231,49 +260,82 @@ pub fn engine() -> Result<Engine, Error> {
 }
 
 /// Where the compiled form of `runtime` lives for this engine.
-pub fn cache_path(engine: &Engine, runtime: &Installed, cache_dir: &Path) -> PathBuf {
+pub fn cache_path(engine: &Engine, runtime: &Installed, cache_dir: &Path, tier: Tier) -> PathBuf {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
     let sha = &runtime.manifest.sha256;
+    let suffix = match tier {
+        Tier::Quick => "-quick",
+        Tier::Optimized => "",
+    };
     cache_dir.join("compiled").join(format!(
-        "{}-{:016x}.cwasm",
+        "{}-{:016x}{suffix}.cwasm",
         &sha[..sha.len().min(32)],
         hasher.finish()
     ))
 }
 
-/// Loads the runtime's compiled module from the cache, compiling it (once) on a miss or when
+/// The engine and module a run uses: the optimised module if it is cached; otherwise the
+/// quick one (compiled now if need be) while a background `wasipy runtime compile`
+/// produces the optimised one. With `WASIPY_COMPILE=foreground`, the optimised one now.
+pub fn load(
+    runtime: &Installed,
+    cache_dir: &Path,
+    timer: &Timer,
+) -> Result<(Engine, Module), Error> {
+    let optimized = engine()?;
+    let path = cache_path(&optimized, runtime, cache_dir, Tier::Optimized);
+    if let Some(module) = cached(&optimized, &path) {
+        timer.mark("compiled module loaded from cache");
+        return Ok((optimized, module));
+    }
+    if std::env::var(COMPILE_VAR).is_ok_and(|v| v == "foreground") {
+        let module = load_module(&optimized, runtime, &path, Tier::Optimized, timer)?;
+        return Ok((optimized, module));
+    }
+    let quick = engine_for(Tier::Quick)?;
+    let quick_path = cache_path(&quick, runtime, cache_dir, Tier::Quick);
+    let module = load_module(&quick, runtime, &quick_path, Tier::Quick, timer)?;
+    compile_in_background(runtime, &path);
+    Ok((quick, module))
+}
+
+/// The module cached at `path`, if it is there and usable.
+fn cached(engine: &Engine, path: &Path) -> Option<Module> {
+    // SAFETY: the file was written by `precompile_module` of an engine with the same
+    // compatibility hash (part of its name) and replaced only by rename; wasmtime checks
+    // its header and version and we recompile on any error.
+    path.is_file()
+        .then(|| unsafe { Module::deserialize_file(engine, path) }.ok())
+        .flatten()
+}
+
+/// Loads `tier`'s module from the cache file `path`, compiling it (once) on a miss or when
 /// the cached file is unusable (truncated, other wasmtime version).
 pub fn load_module(
     engine: &Engine,
     runtime: &Installed,
-    cache_dir: &Path,
+    path: &Path,
+    tier: Tier,
     timer: &Timer,
 ) -> Result<Module, Error> {
-    let path = cache_path(engine, runtime, cache_dir);
-    if path.is_file() {
-        // SAFETY: the file was written by `precompile_module` of an engine with the same
-        // compatibility hash (part of its name) and replaced only by rename; wasmtime checks
-        // its header and version and we recompile on any error.
-        if let Ok(module) = unsafe { Module::deserialize_file(engine, &path) } {
-            timer.mark("compiled module loaded from cache");
-            return Ok(module);
-        }
+    if let Some(module) = cached(engine, path) {
+        timer.mark(&format!("compiled module ({tier:?}) loaded from cache"));
+        return Ok(module);
     }
     // One process compiles; others starting at the same time wait for its file.
-    let _lock = compile_lock(&path);
-    if path.is_file() {
-        // SAFETY: as above.
-        if let Ok(module) = unsafe { Module::deserialize_file(engine, &path) } {
-            timer.mark("compiled module loaded from cache (after waiting)");
-            return Ok(module);
-        }
+    let _lock = compile_lock(path, true);
+    if let Some(module) = cached(engine, path) {
+        timer.mark(&format!(
+            "compiled module ({tier:?}) loaded from cache (after waiting)"
+        ));
+        return Ok(module);
     }
-    let serialized = compile(engine, runtime)?;
-    timer.mark("module compiled");
-    match write_atomically(&path, &serialized) {
-        // SAFETY: as above; the file was just produced by this engine.
-        Ok(()) => unsafe { Module::deserialize_file(engine, &path) },
+    let serialized = compile(engine, runtime, tier)?;
+    timer.mark(&format!("module compiled ({tier:?})"));
+    match write_atomically(path, &serialized) {
+        // SAFETY: as in `cached`; the file was just produced by this engine.
+        Ok(()) => unsafe { Module::deserialize_file(engine, path) },
         // An unwritable cache costs a compile per run but must not stop python.
         Err(_) => unsafe { Module::deserialize(engine, &serialized) },
     }
@@ -284,9 +346,68 @@ pub fn load_module(
     })
 }
 
-/// An exclusive lock beside the cache file, held until dropped; None if locking is not
-/// possible (then processes just compile in parallel, which is also correct).
-fn compile_lock(path: &Path) -> Option<std::fs::File> {
+/// Compiles the optimised module into the cache now (`wasipy runtime compile`); returns
+/// false if another process is compiling it already.
+pub fn compile_optimized(runtime: &Installed, cache_dir: &Path) -> Result<bool, Error> {
+    let engine = engine()?;
+    let path = cache_path(&engine, runtime, cache_dir, Tier::Optimized);
+    // An unwritable cache is an error here, not "someone else holds the lock".
+    let dir = path.parent().unwrap_or(cache_dir);
+    std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let Some(_lock) = compile_lock(&path, false) else {
+        return Ok(false);
+    };
+    if cached(&engine, &path).is_none() {
+        let serialized = compile(&engine, runtime, Tier::Optimized)?;
+        write_atomically(&path, &serialized).map_err(|source| Error::Write {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    Ok(true)
+}
+
+/// Starts `wasipy runtime compile` for `runtime` as a detached, lower-priority process,
+/// unless one is compiling already (it holds the lock beside `path`). Failing to start
+/// one only means the next run tries again.
+fn compile_in_background(runtime: &Installed, path: &Path) {
+    use std::os::unix::process::CommandExt;
+    if compile_lock(path, false).is_none() {
+        return;
+    }
+    let (Ok(exe), Some(store)) = (std::env::current_exe(), runtime.dir.parent()) else {
+        return;
+    };
+    let mut command = std::process::Command::new(exe);
+    command
+        .arg0("wasipy")
+        .args(["runtime", "compile", "--quiet", "--store"])
+        .arg(store)
+        .arg(&runtime.manifest.id)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        // Its own process group: Ctrl-C in the terminal is for python, not for it.
+        .process_group(0);
+    // SAFETY: nice(2) is async-signal-safe; it only lowers this child's priority, so the
+    // compile yields the CPU to the python runs it is working for.
+    unsafe {
+        command.pre_exec(|| {
+            libc::nice(10);
+            Ok(())
+        });
+    }
+    // Not waited for: it outlives this python; init reaps it.
+    let _ = command.spawn();
+}
+
+/// An exclusive lock beside the cache file, held until dropped. Without `wait`, None if
+/// another process holds it; with `wait`, None only if locking is not possible (then
+/// processes just compile in parallel, which is also correct).
+fn compile_lock(path: &Path, wait: bool) -> Option<std::fs::File> {
     use std::os::fd::AsRawFd;
     std::fs::create_dir_all(path.parent()?).ok()?;
     let lock = std::fs::OpenOptions::new()
@@ -295,11 +416,16 @@ fn compile_lock(path: &Path) -> Option<std::fs::File> {
         .write(true)
         .open(path.with_extension("lock"))
         .ok()?;
+    let mode = if wait {
+        libc::LOCK_EX
+    } else {
+        libc::LOCK_EX | libc::LOCK_NB
+    };
     // SAFETY: flock on a descriptor we own; released when the file is closed.
-    (unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } == 0).then_some(lock)
+    (unsafe { libc::flock(lock.as_raw_fd(), mode) } == 0).then_some(lock)
 }
 
-fn compile(engine: &Engine, runtime: &Installed) -> Result<Vec<u8>, Error> {
+fn compile(engine: &Engine, runtime: &Installed, tier: Tier) -> Result<Vec<u8>, Error> {
     let id = &runtime.manifest.id;
     let bytes = std::fs::read(&runtime.wasm).map_err(|source| Error::Read {
         path: runtime.wasm.clone(),
@@ -318,9 +444,15 @@ fn compile(engine: &Engine, runtime: &Installed) -> Result<Vec<u8>, Error> {
     }
     let spinner = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_message(format!(
-            "wasipy: compiling runtime {id} for this machine (first run only)"
-        ));
+        bar.set_message(match tier {
+            Tier::Quick => format!(
+                "wasipy: compiling runtime {id} for this machine (first run only; \
+                 the optimised build follows in the background)"
+            ),
+            Tier::Optimized => {
+                format!("wasipy: compiling runtime {id} for this machine (first run only)")
+            }
+        });
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         bar
     });

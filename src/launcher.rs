@@ -55,9 +55,8 @@ pub fn main(argv0: &OsStr, args: Vec<OsString>) -> anyhow::Result<i32> {
         },
     });
     guest.env.push((HOST_VAR.to_owned(), host_facts()));
-    let engine = engine::engine()?;
     engine::handle_sigint();
-    let module = engine::load_module(&engine, &runtime, &cache, &timer)?;
+    let (engine, module) = engine::load(&runtime, &cache, &timer)?;
     match engine::run(&engine, &module, guest, &timer) {
         Ok(code) => {
             if code == engine::INTERRUPTED_EXIT && engine::interrupted() {

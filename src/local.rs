@@ -182,8 +182,7 @@ struct Runner {
 
 impl Runner {
     fn new(installed: &Installed) -> Result<Self, Error> {
-        let engine = engine::engine()?;
-        let module = engine::load_module(&engine, installed, &dirs::cache_home()?, &Timer::off())?;
+        let (engine, module) = engine::load(installed, &dirs::cache_home()?, &Timer::off())?;
         Ok(Self { engine, module })
     }
 

@@ -172,8 +172,8 @@ pub fn create(
 /// Byte-compiles what `create` put in site-packages (pip and the shims), by running the new
 /// venv's python once, as `python -m venv` compiles pip: otherwise every start compiles the
 /// shims and every pip run compiles pip when bytecode cannot be written
-/// (`PYTHONDONTWRITEBYTECODE`). The run also compiles the runtime's module if no cached copy
-/// exists yet, so the first `python` starts fast.
+/// (`PYTHONDONTWRITEBYTECODE`). If no compiled module is cached yet, the run compiles the
+/// quick one and starts the background compile of the optimised one.
 pub fn compile_site_packages(venv: &Venv, runtime: &Installed) -> Result<(), Error> {
     let python = venv.dir.join("bin/python");
     let site = site_packages(&venv.dir, runtime);

@@ -105,6 +105,43 @@ fn runs_stdlib_modules_on_host_files() {
     assert_eq!(out, "{\"a\":[1,2]}\n");
 }
 
+/// Listings larger than wasi-libc's 4 KiB buffer are served in pieces by cookie; every
+/// entry must arrive once, with its type, as the host lists it.
+#[test]
+fn big_directory_listings_match_the_hosts() {
+    let venv = TestVenv::new();
+    let dir = venv.tmp.path().join("big");
+    std::fs::create_dir(&dir).unwrap();
+    for i in 0..3000 {
+        let name = format!("{i:04}-{}.txt", "x".repeat(i % 97));
+        std::fs::write(dir.join(name), b"").unwrap();
+    }
+    std::fs::create_dir(dir.join("a directory")).unwrap();
+    std::os::unix::fs::symlink("0001-x.txt", dir.join("a link")).unwrap();
+    let mut expected: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let kind = e.file_type().unwrap();
+            let name = e.file_name().into_string().unwrap();
+            let py = |b: bool| if b { "True" } else { "False" };
+            format!("{name}|{}|{}", py(kind.is_dir()), py(kind.is_symlink()))
+        })
+        .collect();
+    expected.sort();
+    let out = run_ok(venv.python().arg("-c").arg(format!(
+        "import os\n\
+         names = sorted(os.listdir({dir:?}))\n\
+         entries = sorted(f'{{e.name}}|{{e.is_dir(follow_symlinks=False)}}|{{e.is_symlink()}}'\n\
+                          for e in os.scandir({dir:?}))\n\
+         assert [e.split('|')[0] for e in entries] == names\n\
+         print('\\n'.join(entries))",
+    )));
+    let got: Vec<&str> = out.lines().collect();
+    assert_eq!(got.len(), 3002);
+    assert_eq!(got, expected);
+}
+
 #[test]
 fn aliases_absolute_relative_and_path_lookup_find_the_venv() {
     let venv = TestVenv::new();
@@ -243,37 +280,78 @@ fn non_utf8_argument_is_a_clear_error() {
     assert!(!err.contains("panicked"), "{err}");
 }
 
+/// A first run compiles quickly (Winch) and starts a background compile of the optimised
+/// module (Cranelift), which every later run loads.
 #[test]
-fn second_run_uses_the_compiled_cache() {
+fn first_run_is_quick_and_later_runs_load_the_optimised_module() {
     let venv = TestVenv::new();
     let cache = tempfile::tempdir().unwrap();
     let run = || {
         venv.python()
             .env("WASIPY_CACHE_DIR", cache.path())
             .env("WASIPY_LOG", "debug")
-            .args(["-c", "pass"])
+            .args(["-c", "import sys; print(sum(range(10)))"])
             .output()
             .unwrap()
     };
     let first = run();
     assert!(first.status.success(), "{}", stderr(&first));
+    assert_eq!(stdout(&first), "45\n");
     assert!(
-        stderr(&first).contains("module compiled"),
+        stderr(&first).contains("module compiled (Quick)"),
         "{}",
         stderr(&first)
     );
+    wait_for_optimised_module(cache.path());
     let second = run();
     assert!(second.status.success());
+    assert_eq!(stdout(&second), "45\n");
+    let log = stderr(&second);
+    assert!(log.contains("compiled module loaded from cache"), "{log}");
     assert!(
-        stderr(&second).contains("loaded from cache"),
-        "{}",
-        stderr(&second)
+        !log.contains("compiled (") && !log.contains("Quick"),
+        "{log}"
     );
+    let (quick, optimised) = compiled_modules(cache.path());
+    assert_eq!((quick.len(), optimised.len()), (1, 1));
+}
+
+/// `WASIPY_COMPILE=foreground` and `wasipy runtime compile` wait for the optimised module.
+#[test]
+fn foreground_compile_waits_for_the_optimised_module() {
+    let venv = TestVenv::new();
+    let cache = tempfile::tempdir().unwrap();
+    let out = venv
+        .python()
+        .env("WASIPY_CACHE_DIR", cache.path())
+        .env("WASIPY_COMPILE", "foreground")
+        .env("WASIPY_LOG", "debug")
+        .args(["-c", "pass"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        !stderr(&second).contains("module compiled"),
+        stderr(&out).contains("module compiled (Optimized)"),
         "{}",
-        stderr(&second)
+        stderr(&out)
     );
+    let (quick, optimised) = compiled_modules(cache.path());
+    assert_eq!((quick.len(), optimised.len()), (0, 1));
+
+    let other = tempfile::tempdir().unwrap();
+    let out = wasipy()
+        .env("WASIPY_CACHE_DIR", other.path())
+        .args(["runtime", "compile", &runtime().id])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Compiled runtime"),
+        "{}",
+        stderr(&out)
+    );
+    let (quick, optimised) = compiled_modules(other.path());
+    assert_eq!((quick.len(), optimised.len()), (0, 1));
 }
 
 #[test]
@@ -283,6 +361,7 @@ fn truncated_cache_file_is_recompiled_silently() {
     let run = || {
         venv.python()
             .env("WASIPY_CACHE_DIR", cache.path())
+            .env("WASIPY_COMPILE", "foreground")
             .args(["-c", "print('ok')"])
             .output()
             .unwrap()

@@ -10,6 +10,7 @@ pub mod frame;
 pub mod fs;
 pub mod net;
 pub mod proc;
+pub mod readdir;
 pub mod wasi;
 
 use frame::{Frame, Kind, Parsed};
@@ -68,6 +69,8 @@ pub struct Bridge {
     procs: proc::Procs,
     /// This guest's kill flag (set by its parent's `Popen.kill()`), for blocking calls.
     kill: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// Directory listings being read ([`readdir`]).
+    listings: readdir::Listings,
 }
 
 /// One open channel: request bytes not yet parsed, reply bytes not yet read.
@@ -88,6 +91,7 @@ impl Bridge {
             discard: [false; 3],
             procs: proc::Procs::default(),
             kill: None,
+            listings: readdir::Listings::default(),
         }
     }
 
@@ -127,9 +131,15 @@ impl Bridge {
         }
     }
 
-    /// Called on `fd_close`; forgets the channel (its HTTP streams stay until the run ends).
+    /// Called on `fd_close`; forgets the channel (its HTTP streams stay until the run ends)
+    /// and any listing being read.
     pub fn closed(&mut self, fd: u32) {
         self.channels.remove(&fd);
+        self.listings.forget(fd);
+    }
+
+    pub fn listings(&mut self) -> &mut readdir::Listings {
+        &mut self.listings
     }
 
     /// Takes request bytes written to channel `fd`; complete frames are answered at once.

@@ -1,9 +1,11 @@
-//! Shadows four `wasi_snapshot_preview1` imports so the bridge's descriptors reach
-//! [`Bridge`] and every other call reaches wasmtime-wasi unchanged.
+//! Shadows `wasi_snapshot_preview1` imports so the bridge's descriptors reach [`Bridge`],
+//! sleeps and directory listings are served well, and every other call reaches wasmtime-wasi
+//! unchanged.
 //!
 //! The originals are wasmtime-wasi's own generated functions, called with the guest's
 //! memory exactly as its linker glue does (including the host-call fuel it expects).
 
+use super::readdir::{Listing, Listings};
 use super::Bridge;
 use wasmtime::{AsContextMut, Caller, Extern, Linker};
 use wasmtime_wasi::p1::wasi_snapshot_preview1 as p1;
@@ -17,11 +19,14 @@ const ERRNO_FAULT: i32 = 21;
 /// WASI errnos `io` (what wasmtime-wasi reports for any failed stdio write) and `pipe`.
 const ERRNO_IO: i32 = 29;
 const ERRNO_PIPE: i32 = 64;
+/// WASI errno `nomem`: a directory listing too big to hold.
+const ERRNO_NOMEM: i32 = 48;
 
 /// Projects the store's state to the WASI context and the bridge.
 pub type Parts<T> = fn(&mut T) -> (&mut WasiP1Ctx, &mut Bridge);
 
-/// Replaces `path_open`, `fd_write`, `fd_read` and `fd_close` in `linker`.
+/// Replaces `path_open`, `fd_write`, `fd_read`, `fd_close`, `poll_oneoff` and `fd_readdir`
+/// in `linker`.
 pub fn shadow<T: Send + 'static>(linker: &mut Linker<T>, parts: Parts<T>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
     linker.func_wrap(
@@ -139,8 +144,94 @@ pub fn shadow<T: Send + 'static>(linker: &mut Linker<T>, parts: Parts<T>) -> was
             })
         },
     )?;
+    linker.func_wrap(
+        MODULE,
+        "fd_readdir",
+        move |mut caller: Caller<'_, T>, fd: i32, buf: i32, len: i32, cookie: i64, used: i32| {
+            with_memory(&mut caller, parts, |wasi, bridge, memory| {
+                let request = Readdir {
+                    fd,
+                    buf,
+                    len: len as u32 as usize,
+                    cookie: cookie as u64,
+                    used,
+                };
+                readdir(wasi, bridge.listings(), memory, request)
+            })
+        },
+    )?;
     linker.allow_shadowing(false);
     Ok(())
+}
+
+/// The arguments of one `fd_readdir` call.
+struct Readdir {
+    fd: i32,
+    buf: i32,
+    len: usize,
+    cookie: u64,
+    used: i32,
+}
+
+/// `fd_readdir` served from the listing read at cookie 0 (see [`super::readdir`]).
+fn readdir(
+    wasi: &mut WasiP1Ctx,
+    listings: &mut Listings,
+    memory: &mut [u8],
+    call: Readdir,
+) -> wasmtime::Result<i32> {
+    let fd = call.fd as u32;
+    if call.cookie == 0 || listings.get(fd).is_none() {
+        match read_listing(wasi, call.fd)? {
+            Ok(listing) => listings.insert(fd, listing),
+            Err(errno) => return Ok(errno),
+        }
+    }
+    let Some(listing) = listings.get(fd) else {
+        return Ok(ERRNO_IO);
+    };
+    let out = listing.serve(call.cookie, call.len);
+    let start = call.buf as u32 as usize;
+    let Some(dest) = memory.get_mut(start..start + out.len()) else {
+        return Ok(ERRNO_FAULT);
+    };
+    dest.copy_from_slice(out);
+    let n = out.len();
+    if n < call.len {
+        // A short read is the end for wasi-libc; a later call at another cookie reads again.
+        listings.forget(fd);
+    }
+    Ok(write_u32(memory, call.used, n as u32))
+}
+
+/// The whole listing of directory `fd` from wasmtime-wasi, or its errno.
+fn read_listing(wasi: &mut WasiP1Ctx, fd: i32) -> wasmtime::Result<Result<Listing, i32>> {
+    let mut size: usize = 64 << 10;
+    loop {
+        // The count goes to bytes 0..4 and the entries after it.
+        let mut host = vec![0u8; size + 4];
+        let errno = in_tokio(p1::fd_readdir(
+            wasi,
+            &mut GuestMemory::Unshared(&mut host),
+            fd,
+            4,
+            size as i32,
+            0,
+            0,
+        ))?;
+        if errno != 0 {
+            return Ok(Err(errno));
+        }
+        let used = u32::from_le_bytes([host[0], host[1], host[2], host[3]]) as usize;
+        if used < size {
+            host.truncate(4 + used);
+            return Ok(Listing::parse(host.split_off(4)).ok_or(ERRNO_IO));
+        }
+        size = match size.checked_mul(4) {
+            Some(bigger) if bigger <= (i32::MAX as usize) / 2 => bigger,
+            _ => return Ok(Err(ERRNO_NOMEM)),
+        };
+    }
 }
 
 /// A `poll_oneoff` that only waits for one clock (`time.sleep`): how long it waits.

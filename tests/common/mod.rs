@@ -114,11 +114,13 @@ pub fn default_runtime() -> (String, PathBuf) {
         .clone()
 }
 
-/// Installs the runtime under test and compiles it once, before any test uses it.
+/// Installs the runtime under test and compiles its optimised module once, before any test
+/// uses it (tests of the quick first-run tier use caches of their own).
 pub fn ensure_runtime() {
     static READY: OnceLock<()> = OnceLock::new();
     READY.get_or_init(|| {
         let runtime = runtime();
+        run_ok(wasipy().args(["runtime", "compile", &runtime.id]));
         let dir = tempfile::tempdir().unwrap();
         let venv = dir.path().join("warm");
         let out = wasipy()
@@ -238,4 +240,39 @@ pub fn run_ok(cmd: &mut Command) -> String {
         stderr(&out)
     );
     stdout(&out)
+}
+
+/// The compiled modules in `cache`, as (quick, optimised) file lists.
+pub fn compiled_modules(cache: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let files: Vec<PathBuf> = std::fs::read_dir(cache.join("compiled"))
+        .map(|dir| dir.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    let cwasm = |p: &&PathBuf| p.extension().is_some_and(|e| e == "cwasm");
+    let quick = |p: &&PathBuf| p.to_string_lossy().ends_with("-quick.cwasm");
+    (
+        files.iter().filter(cwasm).filter(quick).cloned().collect(),
+        files
+            .iter()
+            .filter(cwasm)
+            .filter(|p| !quick(p))
+            .cloned()
+            .collect(),
+    )
+}
+
+/// Waits (up to 10 minutes, for slow CI machines) for the background compile a first run
+/// started to leave the optimised module in `cache`.
+pub fn wait_for_optimised_module(cache: &Path) -> PathBuf {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    loop {
+        if let [file] = &compiled_modules(cache).1[..] {
+            return file.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no optimised module in {}",
+            cache.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
