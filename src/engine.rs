@@ -400,8 +400,13 @@ fn compile_in_background(runtime: &Installed, path: &Path) {
             Ok(())
         });
     }
-    // Not waited for: it outlives this python; init reaps it.
-    let _ = command.spawn();
+    // It may outlive this python (then init reaps it); a thread reaps it if this python is
+    // still running when it ends, so a long run leaves no zombie behind.
+    if let Ok(mut child) = command.spawn() {
+        let _ = std::thread::Builder::new()
+            .name("reaper".into())
+            .spawn(move || child.wait());
+    }
 }
 
 /// An exclusive lock beside the cache file, held until dropped. Without `wait`, None if
