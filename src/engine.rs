@@ -589,9 +589,9 @@ pub fn run_guest(
     let setup = |e: wasmtime::Error| Error::Instantiate(e.to_string());
     p1::add_to_linker_sync(&mut linker, |host: &mut Host| &mut host.wasi).map_err(setup)?;
     shadow_proc_exit(&mut linker).map_err(setup)?;
-    if guest.bridge.is_some() {
-        bridge::wasi::shadow(&mut linker, host_parts).map_err(setup)?;
-    }
+    // Every guest, bridged or not (probes of `runtime add`): the shadows also serve sleeps
+    // and directory listings, and see Ctrl-C.
+    bridge::wasi::shadow(&mut linker, host_parts).map_err(setup)?;
     let instance = linker
         .instantiate(&mut store, module)
         .map_err(|e| Error::Instantiate(e.to_string()))?;

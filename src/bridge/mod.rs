@@ -135,7 +135,7 @@ impl Bridge {
     /// and any listing being read.
     pub fn closed(&mut self, fd: u32) {
         self.channels.remove(&fd);
-        self.listings.forget(fd);
+        self.listings.remove(&fd);
     }
 
     pub fn listings(&mut self) -> &mut readdir::Listings {

@@ -46,23 +46,7 @@ impl Listing {
 }
 
 /// The listings being read, by descriptor.
-#[derive(Default)]
-pub struct Listings(HashMap<u32, Listing>);
-
-impl Listings {
-    pub fn get(&self, fd: u32) -> Option<&Listing> {
-        self.0.get(&fd)
-    }
-
-    pub fn insert(&mut self, fd: u32, listing: Listing) {
-        self.0.insert(fd, listing);
-    }
-
-    /// Forgets `fd`'s listing: it was read to its end, or the descriptor closed.
-    pub fn forget(&mut self, fd: u32) {
-        self.0.remove(&fd);
-    }
-}
+pub type Listings = HashMap<u32, Listing>;
 
 #[cfg(test)]
 mod tests {

@@ -181,16 +181,13 @@ fn readdir(
     call: Readdir,
 ) -> wasmtime::Result<i32> {
     let fd = call.fd as u32;
-    if call.cookie == 0 || listings.get(fd).is_none() {
+    if call.cookie == 0 || !listings.contains_key(&fd) {
         match read_listing(wasi, call.fd)? {
             Ok(listing) => listings.insert(fd, listing),
             Err(errno) => return Ok(errno),
-        }
+        };
     }
-    let Some(listing) = listings.get(fd) else {
-        return Ok(ERRNO_IO);
-    };
-    let out = listing.serve(call.cookie, call.len);
+    let out = listings[&fd].serve(call.cookie, call.len);
     let start = call.buf as u32 as usize;
     let Some(dest) = memory.get_mut(start..start + out.len()) else {
         return Ok(ERRNO_FAULT);
@@ -199,7 +196,7 @@ fn readdir(
     let n = out.len();
     if n < call.len {
         // A short read is the end for wasi-libc; a later call at another cookie reads again.
-        listings.forget(fd);
+        listings.remove(&fd);
     }
     Ok(write_u32(memory, call.used, n as u32))
 }
