@@ -33,7 +33,7 @@ pub const COMPILE_VAR: &str = "WASIPY_COMPILE";
 /// running about 1.9x slower, while a background process compiles the optimised code that
 /// every later run loads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tier {
+enum Tier {
     Quick,
     Optimized,
 }
@@ -232,12 +232,12 @@ impl Timer {
 }
 
 /// The optimised engine, configured identically on every run so cached artifacts stay valid.
-pub fn engine() -> Result<Engine, Error> {
+fn engine() -> Result<Engine, Error> {
     engine_for(Tier::Optimized)
 }
 
 /// The engine that compiles `tier`'s code.
-pub fn engine_for(tier: Tier) -> Result<Engine, Error> {
+fn engine_for(tier: Tier) -> Result<Engine, Error> {
     let mut config = Config::new();
     if tier == Tier::Quick {
         config.strategy(Strategy::Winch);
@@ -260,7 +260,7 @@ pub fn engine_for(tier: Tier) -> Result<Engine, Error> {
 }
 
 /// Where the compiled form of `runtime` lives for this engine.
-pub fn cache_path(engine: &Engine, runtime: &Installed, cache_dir: &Path, tier: Tier) -> PathBuf {
+fn cache_path(engine: &Engine, runtime: &Installed, cache_dir: &Path, tier: Tier) -> PathBuf {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
     let sha = &runtime.manifest.sha256;
@@ -312,7 +312,7 @@ fn cached(engine: &Engine, path: &Path) -> Option<Module> {
 
 /// Loads `tier`'s module from the cache file `path`, compiling it (once) on a miss or when
 /// the cached file is unusable (truncated, other wasmtime version).
-pub fn load_module(
+fn load_module(
     engine: &Engine,
     runtime: &Installed,
     path: &Path,
@@ -449,15 +449,13 @@ fn compile(engine: &Engine, runtime: &Installed, tier: Tier) -> Result<Vec<u8>, 
     }
     let spinner = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_message(match tier {
-            Tier::Quick => format!(
-                "wasipy: compiling runtime {id} for this machine (first run only; \
-                 the optimised build follows in the background)"
-            ),
-            Tier::Optimized => {
-                format!("wasipy: compiling runtime {id} for this machine (first run only)")
-            }
-        });
+        let later = match tier {
+            Tier::Quick => "; the optimised build follows in the background",
+            Tier::Optimized => "",
+        };
+        bar.set_message(format!(
+            "wasipy: compiling runtime {id} for this machine (first run only{later})"
+        ));
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         bar
     });

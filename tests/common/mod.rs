@@ -247,17 +247,10 @@ pub fn compiled_modules(cache: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let files: Vec<PathBuf> = std::fs::read_dir(cache.join("compiled"))
         .map(|dir| dir.map(|e| e.unwrap().path()).collect())
         .unwrap_or_default();
-    let cwasm = |p: &&PathBuf| p.extension().is_some_and(|e| e == "cwasm");
-    let quick = |p: &&PathBuf| p.to_string_lossy().ends_with("-quick.cwasm");
-    (
-        files.iter().filter(cwasm).filter(quick).cloned().collect(),
-        files
-            .iter()
-            .filter(cwasm)
-            .filter(|p| !quick(p))
-            .cloned()
-            .collect(),
-    )
+    files
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .partition(|p| p.to_string_lossy().ends_with("-quick.cwasm"))
 }
 
 /// Waits (up to 10 minutes, for slow CI machines) for the background compile a first run
