@@ -1,4 +1,5 @@
-//! Reading CPython's own command line, just enough to find the script argument.
+//! Reading CPython's own command line, just enough to find the script argument and the
+//! options that decide whether a run may start from a snapshot.
 //!
 //! The guest starts with its working directory at `/` and CPython makes a relative script
 //! path absolute before `site` runs, so the launcher must hand it an absolute path. It
@@ -20,11 +21,23 @@ pub enum Target {
 
 /// Finds the script argument in `args` (the arguments after argv[0]).
 pub fn target(args: &[String]) -> Target {
+    walk(args).1
+}
+
+/// The short options before the program (`-c`/`-m` excluded), each with its value for
+/// `-W` and `-X`: `["-uX", "dev", "s.py"]` gives `[('u', None), ('X', Some("dev"))]`.
+pub fn short_options(args: &[String]) -> Vec<(char, Option<&str>)> {
+    walk(args).0
+}
+
+/// Reads the options as CPython does, up to what the interpreter will run.
+fn walk(args: &[String]) -> (Vec<(char, Option<&str>)>, Target) {
+    let mut options = Vec::new();
     let mut i = 0;
     while i < args.len() {
         let arg = &args[i];
         if arg == "--" {
-            return script_at(args, i + 1);
+            return (options, script_at(args, i + 1));
         }
         if let Some(long) = arg.strip_prefix("--") {
             let name = format!("--{}", long.split('=').next().unwrap_or(""));
@@ -35,25 +48,31 @@ pub fn target(args: &[String]) -> Target {
             continue;
         }
         let Some(flags) = arg.strip_prefix('-') else {
-            return Target::Script(i);
+            return (options, Target::Script(i));
         };
         if flags.is_empty() {
-            return Target::Other; // `-`: read the program from stdin
+            return (options, Target::Other); // `-`: read the program from stdin
         }
         for (pos, flag) in flags.char_indices() {
             if flag == 'c' || flag == 'm' {
-                return Target::Other;
+                return (options, Target::Other);
             }
             if SHORT_WITH_VALUE.contains(&flag) {
-                if pos + flag.len_utf8() == flags.len() {
+                let rest = &flags[pos + flag.len_utf8()..];
+                let value = if rest.is_empty() {
                     i += 1; // the value is the next argument
-                }
+                    args.get(i).map(String::as_str)
+                } else {
+                    Some(rest)
+                };
+                options.push((flag, value));
                 break;
             }
+            options.push((flag, None));
         }
         i += 1;
     }
-    Target::Other
+    (options, Target::Other)
 }
 
 fn script_at(args: &[String], index: usize) -> Target {
@@ -100,6 +119,32 @@ mod tests {
         for (args, expected) in cases {
             let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
             assert_eq!(target(&args), *expected, "{args:?}");
+        }
+    }
+
+    type Options<'a> = &'a [(char, Option<&'a str>)];
+
+    #[test]
+    fn reads_short_options_with_their_values() {
+        let cases: &[(&[&str], Options)] = &[
+            (&["s.py", "-S"], &[]),
+            (&["-uSB", "s.py"], &[('u', None), ('S', None), ('B', None)]),
+            (&["-X", "dev", "-c", "x"], &[('X', Some("dev"))]),
+            (
+                &["-Ximporttime", "-Werror"],
+                &[('X', Some("importtime")), ('W', Some("error"))],
+            ),
+            (
+                &["-IX", "utf8", "-m", "pip", "-v"],
+                &[('I', None), ('X', Some("utf8"))],
+            ),
+            (&["-vc", "x"], &[('v', None)]),
+            (&["--check-hash-based-pycs", "never", "-s"], &[('s', None)]),
+            (&["-X"], &[('X', None)]),
+        ];
+        for (args, expected) in cases {
+            let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            assert_eq!(short_options(&args), *expected, "{args:?}");
         }
     }
 }

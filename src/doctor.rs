@@ -2,7 +2,7 @@
 //! and how to fix it. Exit 0 when everything checked is healthy, 1 otherwise.
 
 use crate::runtime::{self, Store};
-use crate::{dirs, pyvenv_cfg, venv};
+use crate::{dirs, engine, pyvenv_cfg, venv};
 use std::path::{Path, PathBuf};
 
 #[derive(Default)]
@@ -84,8 +84,31 @@ fn check_store(report: &mut Report) -> Option<Store> {
                 reinstall_hint(id),
             ),
         }
+        if let Ok(installed) = store.load(id) {
+            check_snapshot(report, &installed);
+        }
     }
     Some(store)
+}
+
+fn check_snapshot(report: &mut Report, installed: &runtime::Installed) {
+    let id = &installed.manifest.id;
+    let Ok(cache) = dirs::cache_home() else {
+        return; // check_cache reports it
+    };
+    match engine::snapshot_state(installed, &cache) {
+        Ok(engine::SnapshotState::None) | Err(_) => {}
+        Ok(engine::SnapshotState::Ready(path)) => report.ok(format!(
+            "runtime {id}: start-up snapshot compiled at `{}`",
+            path.display()
+        )),
+        Ok(engine::SnapshotState::Pending) => report.note(format!(
+            "runtime {id}: start-up snapshot not made yet (the next run starts making it)"
+        )),
+        Ok(engine::SnapshotState::Failed(reason)) => {
+            report.problem(format!("runtime {id}: {reason}"), reinstall_hint(id))
+        }
+    }
 }
 
 fn reinstall_hint(id: &str) -> String {

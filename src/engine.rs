@@ -1,15 +1,17 @@
 //! Embedded wasmtime: engine settings, the compiled-module cache (keyed by runtime SHA-256 and
 //! the engine's compatibility hash, loaded by mmap) with its two tiers (a quick first compile,
-//! the optimised one in the background), and running one guest to its exit code.
+//! the optimised one in the background) and the start-up snapshot beside them, and running
+//! one guest to its exit code.
 
 use crate::bridge::{self, Bridge};
 use crate::mounts::{Access, Mount};
 use crate::runtime::{self, Installed};
+use crate::snapshot;
 use std::hash::{Hash, Hasher};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use wasmtime::{
     Config, Engine, Linker, Module, OptLevel, Store, Strategy, Trap, WasmBacktraceDetails,
@@ -27,6 +29,9 @@ pub const PERFMAP_VAR: &str = "WASIPY_PERFMAP";
 /// `WASIPY_COMPILE=foreground`: a first run compiles the optimised module itself and waits
 /// for it, instead of starting on the quick one.
 pub const COMPILE_VAR: &str = "WASIPY_COMPILE";
+/// `WASIPY_SNAPSHOT=off`: every guest starts the interpreter afresh, as on runtimes without
+/// a start-up snapshot (to rule the snapshot out when something behaves oddly).
+pub const SNAPSHOT_VAR: &str = "WASIPY_SNAPSHOT";
 
 /// Which code a compiled module holds. A first run cannot wait for Cranelift (5-10 s for
 /// CPython on two cores), so it runs Winch's baseline code, compiled about 4x faster and
@@ -55,6 +60,8 @@ pub enum Error {
     },
     #[error(transparent)]
     Runtime(#[from] runtime::Error),
+    #[error(transparent)]
+    Snapshot(#[from] snapshot::Error),
     #[error("cannot map `{host}` into the guest as `{guest}`: {reason}")]
     Mount {
         host: PathBuf,
@@ -261,13 +268,28 @@ fn engine_for(tier: Tier) -> Result<Engine, Error> {
 
 /// Where the compiled form of `runtime` lives for this engine.
 fn cache_path(engine: &Engine, runtime: &Installed, cache_dir: &Path, tier: Tier) -> PathBuf {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    engine.precompile_compatibility_hash().hash(&mut hasher);
-    let sha = &runtime.manifest.sha256;
     let suffix = match tier {
         Tier::Quick => "-quick",
         Tier::Optimized => "",
     };
+    cache_file(engine, runtime, cache_dir, suffix)
+}
+
+/// Where the compiled start-up snapshot made from `source` lives (optimised code only).
+fn snapshot_cache_path(
+    engine: &Engine,
+    runtime: &Installed,
+    cache_dir: &Path,
+    source: &snapshot::Source,
+) -> PathBuf {
+    let suffix = format!("-{:016x}-snapshot", source.key);
+    cache_file(engine, runtime, cache_dir, &suffix)
+}
+
+fn cache_file(engine: &Engine, runtime: &Installed, cache_dir: &Path, suffix: &str) -> PathBuf {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    let sha = &runtime.manifest.sha256;
     cache_dir.join("compiled").join(format!(
         "{}-{:016x}{suffix}.cwasm",
         &sha[..sha.len().min(32)],
@@ -275,10 +297,131 @@ fn cache_path(engine: &Engine, runtime: &Installed, cache_dir: &Path, tier: Tier
     ))
 }
 
-/// The engine and module a run uses: the optimised module if it is cached; otherwise the
-/// quick one (compiled now if need be) while a background `wasipy runtime compile`
-/// produces the optimised one. With `WASIPY_COMPILE=foreground`, the optimised one now.
-pub fn load(
+/// The compiled code guests of one runtime run: the start-up snapshot if one is cached,
+/// and the interpreter itself, loaded when a guest cannot resume the snapshot.
+pub struct Code {
+    snapshot: Option<(Engine, Module)>,
+    interpreter: OnceLock<(Engine, Module)>,
+    runtime: Installed,
+    cache_dir: PathBuf,
+}
+
+impl Code {
+    /// The engine and module `guest` starts from.
+    fn for_guest(&self, guest: &Guest, timer: &Timer) -> Result<(Engine, Module), Error> {
+        if let Some(snapshot) = &self.snapshot {
+            if snapshot::allowed(guest.argv.get(1..).unwrap_or_default(), &guest.env) {
+                return Ok(snapshot.clone());
+            }
+            timer.mark("this run cannot resume the snapshot");
+        }
+        if let Some(loaded) = self.interpreter.get() {
+            return Ok(loaded.clone());
+        }
+        let loaded = load_interpreter(&self.runtime, &self.cache_dir, timer)?;
+        Ok(self.interpreter.get_or_init(|| loaded).clone())
+    }
+}
+
+/// The code a run uses: the snapshot if it is cached. Otherwise the interpreter: the
+/// optimised module if it is cached; else the quick one (compiled now if need be) while a
+/// background `wasipy runtime compile` produces the optimised one and the snapshot. With
+/// `WASIPY_COMPILE=foreground`, both now.
+pub fn load(runtime: &Installed, cache_dir: &Path, timer: &Timer) -> Result<Arc<Code>, Error> {
+    let optimized = engine()?;
+    let mut code = Code {
+        snapshot: None,
+        interpreter: OnceLock::new(),
+        runtime: runtime.clone(),
+        cache_dir: cache_dir.to_owned(),
+    };
+    let snapshot_path =
+        snapshot_source(runtime).map(|s| snapshot_cache_path(&optimized, runtime, cache_dir, &s));
+    if let Some(module) = snapshot_path.as_deref().and_then(|p| cached(&optimized, p)) {
+        timer.mark("compiled snapshot loaded from cache");
+        code.snapshot = Some((optimized, module));
+        return Ok(Arc::new(code));
+    }
+    let loaded = load_interpreter(runtime, cache_dir, timer)?;
+    code.interpreter.get_or_init(|| loaded);
+    if let Some(path) = snapshot_path {
+        code.snapshot = missing_snapshot(&optimized, runtime, cache_dir, &path, timer);
+    }
+    Ok(Arc::new(code))
+}
+
+/// A snapshot not in the cache (a first run, or a runtime installed before wasipy made
+/// snapshots): made now with `WASIPY_COMPILE=foreground`, else by a background compile.
+/// After a failed attempt (its reason is kept beside the cache file) neither is tried.
+fn missing_snapshot(
+    engine: &Engine,
+    runtime: &Installed,
+    cache_dir: &Path,
+    path: &Path,
+    timer: &Timer,
+) -> Option<(Engine, Module)> {
+    if path.with_extension("failed").exists() {
+        return None;
+    }
+    if !foreground() {
+        let interpreter = cache_path(engine, runtime, cache_dir, Tier::Optimized);
+        compile_in_background(runtime, &interpreter);
+        return None;
+    }
+    match make_snapshot(engine, runtime, cache_dir) {
+        Ok(()) => {
+            timer.mark("snapshot made");
+            cached(engine, path).map(|module| (engine.clone(), module))
+        }
+        Err(err) => {
+            // python still runs, afresh; said once, as the failure is not retried.
+            eprintln!("wasipy: warning: {err}");
+            None
+        }
+    }
+}
+
+/// Where a runtime's start-up snapshot stands (for `wasipy doctor`).
+pub enum SnapshotState {
+    /// The runtime ships no preinit module (or `WASIPY_SNAPSHOT=off`).
+    None,
+    Ready(PathBuf),
+    /// Not made yet: the next run's background compile makes it.
+    Pending,
+    /// The reason kept beside the cache file.
+    Failed(String),
+}
+
+pub fn snapshot_state(runtime: &Installed, cache_dir: &Path) -> Result<SnapshotState, Error> {
+    let Some(source) = snapshot_source(runtime) else {
+        return Ok(SnapshotState::None);
+    };
+    let engine = engine()?;
+    let path = snapshot_cache_path(&engine, runtime, cache_dir, &source);
+    if cached(&engine, &path).is_some() {
+        return Ok(SnapshotState::Ready(path));
+    }
+    Ok(
+        match std::fs::read_to_string(path.with_extension("failed")) {
+            Ok(reason) => SnapshotState::Failed(reason),
+            Err(_) => SnapshotState::Pending,
+        },
+    )
+}
+
+/// The runtime's snapshot source, unless it has none or `WASIPY_SNAPSHOT=off`.
+fn snapshot_source(runtime: &Installed) -> Option<snapshot::Source> {
+    let off = std::env::var(SNAPSHOT_VAR).is_ok_and(|v| v == "off");
+    snapshot::Source::of(runtime).filter(|_| !off)
+}
+
+/// `WASIPY_COMPILE=foreground`: compile what is missing now rather than in the background.
+fn foreground() -> bool {
+    std::env::var(COMPILE_VAR).is_ok_and(|v| v == "foreground")
+}
+
+/// The interpreter's engine and module (see [`load`]).
+fn load_interpreter(
     runtime: &Installed,
     cache_dir: &Path,
     timer: &Timer,
@@ -289,7 +432,7 @@ pub fn load(
         timer.mark("compiled module loaded from cache");
         return Ok((optimized, module));
     }
-    if std::env::var(COMPILE_VAR).is_ok_and(|v| v == "foreground") {
+    if foreground() {
         let module = load_module(&optimized, runtime, &path, Tier::Optimized, timer)?;
         return Ok((optimized, module));
     }
@@ -367,7 +510,42 @@ pub fn compile_optimized(runtime: &Installed, cache_dir: &Path) -> Result<bool, 
             source,
         })?;
     }
+    make_snapshot(&engine, runtime, cache_dir)?;
     Ok(true)
+}
+
+/// Makes and compiles the start-up snapshot into the cache, if the runtime ships a
+/// preinit module and has an on-disk stdlib, and it is not there yet. A failure is
+/// recorded beside it (runs then stop asking for it) and returned.
+fn make_snapshot(engine: &Engine, runtime: &Installed, cache_dir: &Path) -> Result<(), Error> {
+    let Some(source) = snapshot_source(runtime) else {
+        return Ok(());
+    };
+    let path = snapshot_cache_path(engine, runtime, cache_dir, &source);
+    if cached(engine, &path).is_some() {
+        return Ok(());
+    }
+    let id = &runtime.manifest.id;
+    let made = snapshot::make(&engine_for(Tier::Quick)?, id, &source)
+        .map_err(Error::from)
+        .and_then(|wasm| {
+            engine.precompile_module(&wasm).map_err(|e| Error::Compile {
+                id: id.clone(),
+                path: source.preinit.clone(),
+                reason: e.to_string(),
+            })
+        });
+    let failed = path.with_extension("failed");
+    match made {
+        Ok(serialized) => {
+            let _ = std::fs::remove_file(&failed);
+            write_atomically(&path, &serialized).map_err(|source| Error::Write { path, source })
+        }
+        Err(err) => {
+            let _ = write_atomically(&failed, err.to_string().as_bytes());
+            Err(err)
+        }
+    }
 }
 
 /// Starts `wasipy runtime compile` for `runtime` as a detached, lower-priority process,
@@ -487,20 +665,13 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Runs the guest to completion on a thread with a large native stack; returns its exit code.
 /// After Ctrl-C, a guest that has not ended within [`STOP_GRACE`] (busy in wasm code) is
 /// left behind: the exit code is [`INTERRUPTED_EXIT`] and the process is about to end.
-pub fn run(engine: &Engine, module: &Module, guest: Guest, timer: &Timer) -> Result<i32, Error> {
-    let (engine, module) = (engine.clone(), module.clone());
+pub fn run(code: &Arc<Code>, guest: Guest, timer: &Timer) -> Result<i32, Error> {
+    let code = code.clone();
     let (start, enabled) = (timer.start, timer.enabled);
     let (done, result) = std::sync::mpsc::channel();
     guest_thread("python.wasm".into(), move || {
         let timer = Timer { start, enabled };
-        let _ = done.send(run_guest(
-            &engine,
-            &module,
-            &guest,
-            Stdio::default(),
-            None,
-            &timer,
-        ));
+        let _ = done.send(run_guest(&code, &guest, Stdio::default(), None, &timer));
     })?;
     let mut interrupted_at = None;
     loop {
@@ -521,7 +692,7 @@ pub fn run(engine: &Engine, module: &Module, guest: Guest, timer: &Timer) -> Res
 }
 
 /// Runs a guest with stdin closed and its stdout captured; returns (exit code, stdout).
-pub fn capture(engine: &Engine, module: &Module, guest: Guest) -> Result<(i32, Vec<u8>), Error> {
+pub fn capture(code: &Arc<Code>, guest: Guest) -> Result<(i32, Vec<u8>), Error> {
     use std::io::Read;
     let (mut reader, writer) = pipe().map_err(|e| Error::Instantiate(e.to_string()))?;
     let stdio = Stdio {
@@ -529,9 +700,9 @@ pub fn capture(engine: &Engine, module: &Module, guest: Guest) -> Result<(i32, V
         stdout: Output::Pipe(wasmtime_wasi::cli::OutputFile::new(writer)),
         stderr: Output::Inherit,
     };
-    let (engine, module) = (engine.clone(), module.clone());
+    let code = code.clone();
     let handle = guest_thread("python.wasm probe".into(), move || {
-        run_guest(&engine, &module, &guest, stdio, None, &Timer::off())
+        run_guest(&code, &guest, stdio, None, &Timer::off())
     })?;
     let mut out = Vec::new();
     let _ = reader.read_to_end(&mut out); // ends when the guest's store drops the writer
@@ -568,16 +739,16 @@ pub fn pipe() -> std::io::Result<(std::fs::File, std::fs::File)> {
 /// Runs a guest on the current thread (which needs a [`GUEST_THREAD_STACK`]-sized stack)
 /// with the given stdio; `kill` stops it from another thread ([`KILLED`] is returned).
 pub fn run_guest(
-    engine: &Engine,
-    module: &Module,
+    code: &Arc<Code>,
     guest: &Guest,
     stdio: Stdio,
     kill: Option<Arc<AtomicBool>>,
     timer: &Timer,
 ) -> Result<i32, Error> {
+    let (engine, module) = code.for_guest(guest, timer)?;
+    let (engine, module) = (&engine, &module);
     let spawner = Arc::new(bridge::proc::Spawner {
-        engine: engine.clone(),
-        module: module.clone(),
+        code: code.clone(),
         guest: guest.clone(),
     });
     let (wasi, bridge) = wasi_context(guest, stdio, spawner)?;
@@ -593,8 +764,13 @@ pub fn run_guest(
     let instance = linker
         .instantiate(&mut store, module)
         .map_err(|e| Error::Instantiate(e.to_string()))?;
+    // A snapshot resumes the interpreter its module holds; the interpreter starts afresh.
+    let entry = match module.get_export(snapshot::RESUME_EXPORT) {
+        Some(_) => snapshot::RESUME_EXPORT,
+        None => "_start",
+    };
     let start = instance
-        .get_typed_func::<(), ()>(&mut store, "_start")
+        .get_typed_func::<(), ()>(&mut store, entry)
         .map_err(|e| Error::Instantiate(e.to_string()))?;
     timer.mark("instantiated; entering python");
     let result = start.call(&mut store, ());

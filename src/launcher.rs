@@ -56,8 +56,8 @@ pub fn main(argv0: &OsStr, args: Vec<OsString>) -> anyhow::Result<i32> {
     });
     guest.env.push((HOST_VAR.to_owned(), host_facts()));
     engine::handle_sigint();
-    let (engine, module) = engine::load(&runtime, &cache, &timer)?;
-    match engine::run(&engine, &module, guest, &timer) {
+    let code = engine::load(&runtime, &cache, &timer)?;
+    match engine::run(&code, guest, &timer) {
         Ok(code) => {
             if code == engine::INTERRUPTED_EXIT && engine::interrupted() {
                 eprintln!("KeyboardInterrupt");

@@ -22,6 +22,7 @@ pub mod pyvenv_cfg;
 pub mod runtime;
 pub mod sandbox;
 pub mod seed;
+pub mod snapshot;
 pub mod venv;
 pub mod wheel;
 

@@ -176,14 +176,13 @@ pub fn stdlib_mount(manifest: &Manifest, dir: &Path) -> Option<Mount> {
 
 /// A runtime being added, compiled once for all the runs `add` makes.
 struct Runner {
-    engine: wasmtime::Engine,
-    module: wasmtime::Module,
+    code: std::sync::Arc<engine::Code>,
 }
 
 impl Runner {
     fn new(installed: &Installed) -> Result<Self, Error> {
-        let (engine, module) = engine::load(installed, &dirs::cache_home()?, &Timer::off())?;
-        Ok(Self { engine, module })
+        let code = engine::load(installed, &dirs::cache_home()?, &Timer::off())?;
+        Ok(Self { code })
     }
 
     /// Runs `python ARGS` with stdout captured; `writable_stdlib` maps its stdlib read-write.
@@ -210,7 +209,7 @@ impl Runner {
             mounts,
             bridge: None,
         };
-        Ok(engine::capture(&self.engine, &self.module, guest)?)
+        Ok(engine::capture(&self.code, guest)?)
     }
 }
 

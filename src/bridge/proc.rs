@@ -13,18 +13,16 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use wasmtime::{Engine, Module};
 
 /// Child pids are unique within this launcher process (and tell nothing about host pids).
 static NEXT_PID: AtomicU32 = AtomicU32::new(1000);
 /// How often blocked waits look at SIGINT.
 const TICK: Duration = Duration::from_millis(50);
 
-/// What a running guest needs to start children: its engine, module and its own guest
-/// description (mounts, bridge settings), which children inherit.
+/// What a running guest needs to start children: its runtime's compiled code and its own
+/// guest description (mounts, bridge settings), which children inherit.
 pub struct Spawner {
-    pub engine: Engine,
-    pub module: Module,
+    pub code: Arc<engine::Code>,
     pub guest: Guest,
 }
 
@@ -191,8 +189,7 @@ impl Procs {
         let kill = Arc::new(AtomicBool::new(false));
         let (done, stop) = (status.clone(), kill.clone());
         engine::guest_thread(format!("python.wasm child {pid}"), move || {
-            let (engine, module) = (&spawner.engine, &spawner.module);
-            let code = engine::run_guest(engine, module, &guest, stdio, Some(stop), &Timer::off())
+            let code = engine::run_guest(&spawner.code, &guest, stdio, Some(stop), &Timer::off())
                 .unwrap_or_else(|err| {
                     eprintln!("wasipy: {err}");
                     err.exit_code()

@@ -242,15 +242,30 @@ pub fn run_ok(cmd: &mut Command) -> String {
     stdout(&out)
 }
 
-/// The compiled modules in `cache`, as (quick, optimised) file lists.
+/// The compiled interpreter modules in `cache`, as (quick, optimised) file lists.
 pub fn compiled_modules(cache: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    compiled_files(cache)
+        .into_iter()
+        .filter(|p| !p.to_string_lossy().ends_with("-snapshot.cwasm"))
+        .partition(|p| p.to_string_lossy().ends_with("-quick.cwasm"))
+}
+
+/// The compiled start-up snapshots in `cache`.
+pub fn compiled_snapshots(cache: &Path) -> Vec<PathBuf> {
+    compiled_files(cache)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with("-snapshot.cwasm"))
+        .collect()
+}
+
+fn compiled_files(cache: &Path) -> Vec<PathBuf> {
     let files: Vec<PathBuf> = std::fs::read_dir(cache.join("compiled"))
         .map(|dir| dir.map(|e| e.unwrap().path()).collect())
         .unwrap_or_default();
     files
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
-        .partition(|p| p.to_string_lossy().ends_with("-quick.cwasm"))
+        .collect()
 }
 
 /// Waits (up to 10 minutes, for slow CI machines) for the background compile a first run
