@@ -12,7 +12,7 @@
  * files are all read at resume, by CPython's own main-phase initialisation, from a
  * configuration built from this process's argv and environment exactly as `python.wasm`'s
  * `main` builds it. The launcher uses the snapshot only when nothing decided during core
- * initialisation can differ (see `snapshot_allowed` in wasipy's `engine.rs`).
+ * initialisation can differ (see `allowed` in wasipy's `src/snapshot.rs`).
  */
 #include <Python.h>
 #include <locale.h>
@@ -27,9 +27,13 @@ void __wasilibc_deinitialize_environ(void);
 void __wasilibc_initialize_environ(void);
 void __wasilibc_reset_preopens(void);
 
-/* CPython's own multi-phase initialisation (PEP 587): replace the core configuration
- * before the main phase. Linked statically, so the internal symbol is reachable. */
-int _PyInterpreterState_SetConfig(const PyConfig *config);
+/* CPython's own multi-phase initialisation (PEP 587): the core configuration is replaced
+ * before the main phase. Internal symbols, reachable as libpython is linked statically. */
+struct pyruntimestate;
+extern struct pyruntimestate _PyRuntime;
+const PyConfig *_PyInterpreterState_GetConfig(PyInterpreterState *interp);
+PyStatus _PyConfig_Copy(PyConfig *config, const PyConfig *config2);
+PyStatus _PyConfig_Write(const PyConfig *config, struct pyruntimestate *runtime);
 
 static void die(PyStatus status) {
     if (PyStatus_Exception(status)) {
@@ -127,13 +131,13 @@ __attribute__((export_name("wasipy.resume"))) void wasipy_resume(void) {
     PyConfig config;
     PyConfig_InitPythonConfig(&config);
     die(PyConfig_SetBytesArgv(&config, (Py_ssize_t)argc, argv));
-    /* Parsed and read as Py_BytesMain does before its core phase; the interpreter's
-     * configuration then takes it whole and computes the paths from it. */
+    /* Parsed and read as Py_BytesMain does before its core phase. Then what
+     * _PyInterpreterState_SetConfig does, less computing the paths (it would run getpath,
+     * and the main phase runs it again): the main phase computes them once, from this. */
     die(PyConfig_Read(&config));
-    if (_PyInterpreterState_SetConfig(&config) < 0) {
-        PyErr_Print();
-        exit(1);
-    }
+    PyConfig *current = (PyConfig *)_PyInterpreterState_GetConfig(PyInterpreterState_Get());
+    die(_PyConfig_Copy(current, &config));
+    die(_PyConfig_Write(current, &_PyRuntime));
     PyConfig_Clear(&config);
     die(_Py_InitializeMain());
     exit(Py_RunMain());

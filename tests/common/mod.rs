@@ -258,7 +258,8 @@ pub fn compiled_snapshots(cache: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-fn compiled_files(cache: &Path) -> Vec<PathBuf> {
+/// Every compiled file in `cache` (interpreter tiers and snapshots).
+pub fn compiled_files(cache: &Path) -> Vec<PathBuf> {
     let files: Vec<PathBuf> = std::fs::read_dir(cache.join("compiled"))
         .map(|dir| dir.map(|e| e.unwrap().path()).collect())
         .unwrap_or_default();
