@@ -360,7 +360,7 @@ fn missing_snapshot(
     path: &Path,
     timer: &Timer,
 ) -> Option<(Engine, Module)> {
-    if path.with_extension("failed").exists() {
+    if failure_note(path).exists() {
         return None;
     }
     if !foreground() {
@@ -401,12 +401,15 @@ pub fn snapshot_state(runtime: &Installed, cache_dir: &Path) -> Result<SnapshotS
     if cached(&engine, &path).is_some() {
         return Ok(SnapshotState::Ready(path));
     }
-    Ok(
-        match std::fs::read_to_string(path.with_extension("failed")) {
-            Ok(reason) => SnapshotState::Failed(reason),
-            Err(_) => SnapshotState::Pending,
-        },
-    )
+    Ok(match std::fs::read_to_string(failure_note(&path)) {
+        Ok(reason) => SnapshotState::Failed(reason),
+        Err(_) => SnapshotState::Pending,
+    })
+}
+
+/// Beside a snapshot's cache file: why making it failed (runs then stop asking for it).
+fn failure_note(snapshot: &Path) -> PathBuf {
+    snapshot.with_extension("failed")
 }
 
 /// The runtime's snapshot source, unless it has none or `WASIPY_SNAPSHOT=off`.
@@ -535,7 +538,7 @@ fn make_snapshot(engine: &Engine, runtime: &Installed, cache_dir: &Path) -> Resu
                 reason: e.to_string(),
             })
         });
-    let failed = path.with_extension("failed");
+    let failed = failure_note(&path);
     match made {
         Ok(serialized) => {
             let _ = std::fs::remove_file(&failed);
@@ -553,7 +556,10 @@ fn make_snapshot(engine: &Engine, runtime: &Installed, cache_dir: &Path) -> Resu
 /// one only means the next run tries again.
 fn compile_in_background(runtime: &Installed, path: &Path) {
     use std::os::unix::process::CommandExt;
-    if compile_lock(path, false).is_none() {
+    // One per process: a first run asks for both the optimised module and the snapshot,
+    // and the child may not hold the lock yet when the second ask comes.
+    static STARTED: AtomicBool = AtomicBool::new(false);
+    if STARTED.swap(true, Ordering::SeqCst) || compile_lock(path, false).is_none() {
         return;
     }
     let (Ok(exe), Some(store)) = (std::env::current_exe(), runtime.dir.parent()) else {

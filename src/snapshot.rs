@@ -119,16 +119,19 @@ impl Source {
             key: hasher.finish(),
         })
     }
+
+    fn failed(&self, id: &str, reason: String) -> Error {
+        Error::Make {
+            id: id.to_owned(),
+            path: self.preinit.clone(),
+            reason,
+        }
+    }
 }
 
 /// Runs the preinit module's core initialisation under Wizer (compiled by `engine`) and
 /// returns the snapshot as a new module's bytes.
 pub fn make(engine: &Engine, id: &str, source: &Source) -> Result<Vec<u8>, Error> {
-    let fail = |reason: String| Error::Make {
-        id: id.to_owned(),
-        path: source.preinit.clone(),
-        reason,
-    };
     // Wizer asserts what it expects of a module; a preinit module it did not expect must
     // cost the snapshot (recorded, python runs without it), not the run.
     // (The hook is silenced meanwhile: the reason goes into the error, not to stderr.)
@@ -142,16 +145,12 @@ pub fn make(engine: &Engine, id: &str, source: &Source) -> Result<Vec<u8>, Error
             .map(String::as_str)
             .or_else(|| panic.downcast_ref::<&str>().copied())
             .unwrap_or("Wizer stopped");
-        Err(fail(what.to_owned()))
+        Err(source.failed(id, what.to_owned()))
     })
 }
 
 fn wizen(engine: &Engine, id: &str, source: &Source) -> Result<Vec<u8>, Error> {
-    let fail = |reason: String| Error::Make {
-        id: id.to_owned(),
-        path: source.preinit.clone(),
-        reason,
-    };
+    let fail = |reason: String| source.failed(id, reason);
     let wasm = std::fs::read(&source.preinit).map_err(|e| Error::Read {
         id: id.to_owned(),
         path: source.preinit.clone(),
