@@ -41,20 +41,30 @@ pub fn agent() -> Result<&'static ureq::Agent, Error> {
     if let Some(agent) = AGENT.get() {
         return Ok(agent);
     }
-    let tls = TlsConfig::builder()
-        .root_certs(RootCerts::Specific(Arc::new(root_certs()?)))
-        .build();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .tls_config(tls)
-        .proxy(ureq::Proxy::try_from_env())
+    let agent: ureq::Agent = builder(trusting(root_certs()?))
         .timeout_connect(Some(Duration::from_secs(20)))
         .timeout_recv_response(Some(Duration::from_secs(60)))
         .timeout_recv_body(Some(Duration::from_secs(120)))
-        .http_status_as_error(false)
         .user_agent(concat!("wasipy/", env!("CARGO_PKG_VERSION")))
         .build()
         .into();
     Ok(AGENT.get_or_init(|| agent))
+}
+
+/// What every agent of the host's client shares (wasipy's own downloads and the guest's
+/// requests): `tls`, proxies from the environment, error statuses returned as responses.
+pub fn builder(tls: TlsConfig) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+    ureq::Agent::config_builder()
+        .tls_config(tls)
+        .proxy(ureq::Proxy::try_from_env())
+        .http_status_as_error(false)
+}
+
+/// TLS that trusts exactly `roots`.
+pub fn trusting(roots: Vec<Certificate<'static>>) -> TlsConfig {
+    TlsConfig::builder()
+        .root_certs(RootCerts::Specific(Arc::new(roots)))
+        .build()
 }
 
 /// The operating system's trusted roots plus any bundle named by pip's variables.

@@ -3,40 +3,41 @@
 //! One multi-call binary: invoked under a name starting with `python` it is the launcher
 //! ([`launcher`]); otherwise it is the management CLI ([`cli`]).
 
-pub mod activation;
-pub mod bridge;
-pub mod catalogue;
-pub mod cli;
-pub mod cmdline;
+// The layers, lowest first; a module uses only its own layer's and lower ones (checked by
+// `tests/architecture.rs`; the README's Architecture section says what each owns).
+// Base: settings and host facilities.
 pub mod dirs;
-pub mod doctor;
-pub mod engine;
+pub mod fsio;
 pub mod http;
 pub mod index;
-pub mod launcher;
-pub mod layout;
-pub mod local;
-pub mod manifest;
-pub mod mounts;
-pub mod pyvenv_cfg;
+pub mod settings;
+pub mod stop;
+pub mod timer;
+// What a guest is, as data.
+pub mod guest;
+// Runtimes on disk, and the host bridge guests talk to.
+pub mod bridge;
 pub mod runtime;
-pub mod sandbox;
-pub mod seed;
-pub mod snapshot;
+// Venvs, and wasmtime running guests.
+pub mod engine;
 pub mod venv;
-pub mod wheel;
+// The two entry points: decide, then act.
+pub mod cli;
+pub mod launcher;
 
 use std::ffi::OsString;
 use std::path::Path;
 
 /// Runs the role the binary was invoked as and returns the process exit code.
+/// wasipy's settings are read from the environment here, once.
 pub fn run() -> anyhow::Result<i32> {
+    let settings = settings::Settings::from_env();
     let mut args = std::env::args_os();
     let argv0 = args.next().unwrap_or_default();
     if is_launcher_name(&argv0) {
-        launcher::main(&argv0, args.collect())
+        launcher::main(&argv0, args.collect(), &settings)
     } else {
-        cli::main()
+        cli::main(&settings)
     }
 }
 

@@ -1,10 +1,9 @@
 //! The sandbox profile: escapes fail with Python exceptions and leave the host untouched;
-//! forged bridge frames reach nothing the venv does not allow; concurrent cold starts.
+//! forged bridge frames reach nothing the venv does not allow.
 
 mod common;
 
 use common::*;
-use std::process::Stdio;
 
 /// Each attempt prints `name blocked` or `name ESCAPED`.
 const ESCAPES: &str = r#"
@@ -130,46 +129,5 @@ fn the_sandbox_still_runs_code_in_the_working_directory() {
     assert_eq!(
         std::fs::read_to_string(tmp.path().join("out.txt")).unwrap(),
         "mapped"
-    );
-}
-
-#[test]
-fn sixteen_concurrent_first_runs_share_one_valid_cache() {
-    let venv = TestVenv::new();
-    let cache = tempfile::tempdir().unwrap();
-    let python = |args: &[&str]| {
-        let mut cmd = store_command(venv.bin("python"));
-        cmd.env("WASIPY_CACHE_DIR", cache.path())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        cmd
-    };
-    let children: Vec<_> = (0..16)
-        .map(|i| python(&["-c", &format!("print({i})")]).spawn().unwrap())
-        .collect();
-    for (i, child) in children.into_iter().enumerate() {
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "{}", stderr(&out));
-        assert_eq!(stdout(&out), format!("{i}\n"));
-    }
-    // One quick module, and one optimised module from one background compile.
-    wait_for_optimised_module(cache.path());
-    let files: Vec<_> = std::fs::read_dir(cache.path().join("compiled"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_none_or(|e| e != "lock"))
-        .collect();
-    assert_eq!(files.len(), 2, "{files:?}");
-    assert_eq!(compiled_modules(cache.path()).0.len(), 1, "{files:?}");
-    let out = python(&["-c", "pass"])
-        .env("WASIPY_LOG", "debug")
-        .output()
-        .unwrap();
-    assert!(
-        stderr(&out).contains("loaded from cache"),
-        "{}",
-        stderr(&out)
     );
 }

@@ -3,7 +3,7 @@
 #![no_main]
 
 #[allow(dead_code)]
-#[path = "../../src/manifest.rs"]
+#[path = "../../src/runtime/manifest.rs"]
 mod manifest;
 
 use libfuzzer_sys::fuzz_target;

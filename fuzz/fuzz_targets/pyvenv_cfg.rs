@@ -4,7 +4,7 @@
 
 // The module is compiled from its own source file: the fuzz build then needs no wasmtime.
 #[allow(dead_code)]
-#[path = "../../src/pyvenv_cfg.rs"]
+#[path = "../../src/venv/pyvenv_cfg.rs"]
 mod pyvenv_cfg;
 
 use libfuzzer_sys::fuzz_target;

@@ -3,8 +3,8 @@
 //! the request is refused when that path (after following symlinks) leaves the mount or
 //! the mount is read-only.
 
-use super::{Failure, Reply};
-use crate::mounts::{Access, Mount};
+use super::reply::{Failure, Reply};
+use crate::guest::mounts::{normalize, Access, Mount};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 
@@ -48,7 +48,7 @@ impl Table {
         if !guest.starts_with('/') || guest.contains('\0') {
             return Err(os_error("EINVAL", "not an absolute path"));
         }
-        let guest_path = crate::launcher::normalize(Path::new(guest));
+        let guest_path = normalize(Path::new(guest));
         let best = self
             .mounts
             .iter()

@@ -1,5 +1,9 @@
 //! The host bridge: a synchronous request/reply channel from guest Python to the launcher,
-//! for what WASI preview 1 cannot express (HTTP through the host's client).
+//! for what WASI preview 1 cannot express (HTTP through the host's client, permission bits,
+//! child interpreters).
+//!
+//! It sits below the engine: what it needs to start a child interpreter it asks of a
+//! [`proc::Spawn`], which the engine provides.
 //!
 //! The guest opens the directory [`GUEST_DIR`] (a private, empty, read-only preopen) and
 //! writes request frames ([`frame`]) to that descriptor; the launcher's shadowed
@@ -8,67 +12,53 @@
 
 pub mod frame;
 pub mod fs;
-pub mod net;
+pub mod http;
 pub mod proc;
 pub mod readdir;
+pub mod reply;
 pub mod wasi;
 
+use crate::guest::network::Policy;
 use frame::{Frame, Kind, Parsed};
+use reply::{Failure, Reply};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::path::PathBuf;
-
-/// A failed operation: `kind` tells the guest which exception to raise.
-#[derive(Debug)]
-pub struct Failure {
-    pub kind: &'static str,
-    pub message: String,
-    /// For kind `os`: the errno name (`ENOENT`), which the guest maps to its own numbers.
-    pub errno: Option<&'static str>,
-}
-
-impl Failure {
-    pub fn new(kind: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-            errno: None,
-        }
-    }
-
-    /// The meta of the error frame carrying this failure.
-    fn meta(&self) -> Value {
-        json!({ "kind": self.kind, "message": self.message, "errno": self.errno })
-    }
-}
-
-pub type Reply = Result<(Value, Vec<u8>), Failure>;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 /// Where the guest finds the bridge. `shims/_wasipy_bridge.py` uses the same path.
 pub const GUEST_DIR: &str = "/.wasipy-bridge";
 
-/// What a run's bridge needs: the empty host directory behind [`GUEST_DIR`] and the
-/// venv's network policy.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub host_dir: PathBuf,
-    pub network: net::Policy,
-    /// The guest's mounts, for requests that name paths.
-    pub fs: fs::Table,
-}
+/// Every operation a request frame may name (`op` in its meta); the shims use these names.
+pub const OPERATIONS: &[&str] = &[
+    "ping",
+    "http.request",
+    "http.read",
+    "http.close",
+    "fs.chmod",
+    "fs.chown",
+    "stdio.discard",
+    "proc.spawn",
+    "proc.write",
+    "proc.close_stdin",
+    "proc.read",
+    "proc.wait",
+    "proc.communicate",
+    "proc.kill",
+];
 
 /// Per-run bridge state, kept in the wasmtime store beside the WASI context.
 pub struct Bridge {
     /// The host fd of the bridge's preopen; descriptors opened through it are channels.
     preopen_fd: Option<u32>,
     channels: HashMap<u32, Channel>,
-    net: net::Net,
+    http: http::Http,
     fs: fs::Table,
     /// Guest stdout/stderr redirected to the null device (`os.dup2(devnull, 1)`).
     discard: [bool; 3],
     procs: proc::Procs,
     /// This guest's kill flag (set by its parent's `Popen.kill()`), for blocking calls.
-    kill: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    kill: Option<Arc<AtomicBool>>,
     /// Directory listings being read ([`readdir`]).
     listings: readdir::Listings,
 }
@@ -82,11 +72,11 @@ struct Channel {
 }
 
 impl Bridge {
-    pub fn new(preopen_fd: Option<u32>, network: net::Policy, fs: fs::Table) -> Self {
+    pub fn new(preopen_fd: Option<u32>, network: Policy, fs: fs::Table) -> Self {
         Self {
             preopen_fd,
             channels: HashMap::new(),
-            net: net::Net::new(network),
+            http: http::Http::new(network),
             fs,
             discard: [false; 3],
             procs: proc::Procs::default(),
@@ -95,21 +85,18 @@ impl Bridge {
         }
     }
 
-    pub fn with_kill(
-        mut self,
-        kill: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
-    ) -> Self {
+    pub fn with_kill(mut self, kill: Option<Arc<AtomicBool>>) -> Self {
         self.kill = kill;
         self
     }
 
     /// The error that ends this guest now, if it is being stopped.
     pub fn stop_requested(&self) -> Option<wasmtime::Error> {
-        crate::engine::stop_requested(self.kill.as_deref())
+        crate::stop::requested(self.kill.as_deref()).map(wasmtime::Error::new)
     }
 
     /// Lets this guest start child interpreters.
-    pub fn with_spawner(mut self, spawner: std::sync::Arc<proc::Spawner>) -> Self {
+    pub fn with_spawner(mut self, spawner: proc::Spawner) -> Self {
         self.procs = proc::Procs::new(Some(spawner));
         self
     }
@@ -191,9 +178,9 @@ impl Bridge {
         let op = request.meta.get("op").and_then(Value::as_str).unwrap_or("");
         let result = match op {
             "ping" => Ok((json!({ "version": frame::VERSION }), request.body)),
-            "http.request" => self.net.request(&request.meta, request.body),
-            "http.read" => self.net.read(&request.meta),
-            "http.close" => self.net.close(&request.meta),
+            "http.request" => self.http.request(&request.meta, request.body),
+            "http.read" => self.http.read(&request.meta),
+            "http.close" => self.http.close(&request.meta),
             "fs.chmod" => self.fs.chmod(&request.meta),
             "fs.chown" => self.fs.chown(&request.meta),
             "stdio.discard" => self.discard_stdio(&request.meta),
@@ -258,7 +245,7 @@ mod tests {
 
     #[test]
     fn only_descriptors_from_the_preopen_are_channels() {
-        let mut bridge = Bridge::new(Some(4), net::Policy::Off, fs::Table::default());
+        let mut bridge = Bridge::new(Some(4), Policy::Off, fs::Table::default());
         bridge.opened(3, 10);
         bridge.opened(4, 11);
         assert!(!bridge.is_channel(10));
@@ -269,7 +256,7 @@ mod tests {
 
     #[test]
     fn answers_frames_split_across_writes_and_rejects_garbage() {
-        let mut bridge = Bridge::new(Some(3), net::Policy::Off, fs::Table::default());
+        let mut bridge = Bridge::new(Some(3), Policy::Off, fs::Table::default());
         bridge.opened(3, 7);
         let ping = frame::encode(Kind::Request, &json!({"op": "ping"}), b"hello");
         let (a, b) = ping.split_at(5);
@@ -324,7 +311,7 @@ mod tests {
             "x",
         ];
         for round in 0..20_000 {
-            let mut bridge = Bridge::new(Some(3), net::Policy::Off, fs::Table::default());
+            let mut bridge = Bridge::new(Some(3), Policy::Off, fs::Table::default());
             bridge.opened(3, 9);
             let input = match round % 3 {
                 0 => (0..next() % 64).map(|_| next() as u8).collect::<Vec<u8>>(),
@@ -360,8 +347,20 @@ mod tests {
     }
 
     #[test]
+    fn every_listed_operation_is_answered_and_no_other() {
+        let mut bridge = Bridge::new(Some(3), Policy::Off, fs::Table::default());
+        bridge.opened(3, 5);
+        for op in OPERATIONS.iter().chain(&["http.nope"]) {
+            bridge.write(5, &frame::encode(Kind::Request, &json!({ "op": op }), b""));
+            let reply = reply_of(&mut bridge, 5);
+            let unknown = reply.meta.get("kind") == Some(&json!("unknown_op"));
+            assert_eq!(unknown, !OPERATIONS.contains(op), "{op}");
+        }
+    }
+
+    #[test]
     fn network_off_is_refused_without_touching_the_network() {
-        let mut bridge = Bridge::new(Some(3), net::Policy::Off, fs::Table::default());
+        let mut bridge = Bridge::new(Some(3), Policy::Off, fs::Table::default());
         bridge.opened(3, 5);
         let request =
             json!({"op": "http.request", "method": "GET", "url": "https://example.invalid/"});

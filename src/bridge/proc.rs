@@ -3,8 +3,10 @@
 //! the streams the parent asked to capture. Captured output is drained into memory as it
 //! comes, so a child never blocks on a full pipe while its parent waits.
 
-use super::{Failure, Reply};
-use crate::engine::{self, Guest, Input, Output, Stdio, Timer};
+use super::reply::{Failure, Reply};
+use crate::guest::stdio::{self, Input, Output, Stdio};
+use crate::guest::{host, plan, Guest, HOST_VAR};
+use crate::stop;
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
@@ -19,11 +21,32 @@ static NEXT_PID: AtomicU32 = AtomicU32::new(1000);
 /// How often blocked waits look at SIGINT.
 const TICK: Duration = Duration::from_millis(50);
 
-/// What a running guest needs to start children: its runtime's compiled code and its own
-/// guest description (mounts, bridge settings), which children inherit.
+/// Runs child interpreters for the bridge; the engine provides it.
+pub trait Spawn: Send + Sync {
+    /// Starts `guest` with `stdio` on a thread of its own; it stops at its next host call
+    /// once `kill` is set. `done` gets its exit code ([`stop::KILLED`] when killed).
+    fn start(
+        &self,
+        guest: Guest,
+        stdio: Stdio,
+        kill: Arc<AtomicBool>,
+        done: Box<dyn FnOnce(i32) + Send>,
+    ) -> std::io::Result<()>;
+}
+
+/// What a guest needs to start children: a [`Spawn`], and its own description (mounts,
+/// bridge settings), which children inherit.
+#[derive(Clone)]
 pub struct Spawner {
-    pub code: Arc<engine::Code>,
-    pub guest: Guest,
+    pub spawn: Arc<dyn Spawn>,
+    pub parent: Guest,
+}
+
+/// A child's streams as the parent asked for them, with the parent's ends of the pipes.
+struct Streams {
+    stdio: Stdio,
+    stdin: Option<File>,
+    captured: [Option<Arc<Captured>>; 2],
 }
 
 /// Output captured from a child, filled by a drain thread.
@@ -52,7 +75,7 @@ struct Child {
 /// The children of one guest.
 #[derive(Default)]
 pub struct Procs {
-    spawner: Option<Arc<Spawner>>,
+    spawner: Option<Spawner>,
     children: HashMap<u32, Child>,
 }
 
@@ -74,7 +97,7 @@ fn deadline(meta: &Map<String, Value>) -> Option<Instant> {
 }
 
 fn pipe() -> Result<(File, File), Failure> {
-    engine::pipe().map_err(|e| Failure::new("os", e.to_string()))
+    stdio::pipe().map_err(|e| Failure::new("os", e.to_string()))
 }
 
 /// Copies `reader` into `captured` until the end, on its own thread.
@@ -101,7 +124,7 @@ fn drain(mut reader: File) -> Arc<Captured> {
 }
 
 impl Procs {
-    pub fn new(spawner: Option<Arc<Spawner>>) -> Self {
+    pub fn new(spawner: Option<Spawner>) -> Self {
         Self {
             spawner,
             children: HashMap::new(),
@@ -122,93 +145,29 @@ impl Procs {
             .spawner
             .clone()
             .ok_or_else(|| Failure::new("unavailable", "this guest cannot start children"))?;
-        let text = |key: &str| meta.get(key).and_then(Value::as_str);
-        let exe = text("exe").ok_or_else(|| bad("missing `exe`"))?;
-        let strings = |v: &Value| -> Option<Vec<String>> {
-            v.as_array()?
-                .iter()
-                .map(|s| s.as_str().map(str::to_owned))
-                .collect()
-        };
-        let args = meta
-            .get("argv")
-            .and_then(strings)
-            .ok_or_else(|| bad("bad `argv`"))?;
-        let mut env = Vec::new();
-        for pair in meta
-            .get("env")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let pair = strings(pair)
-                .filter(|p| p.len() == 2)
-                .ok_or_else(|| bad("bad `env`"))?;
-            env.push((pair[0].clone(), pair[1].clone()));
-        }
-        env.push((
-            crate::launcher::HOST_VAR.to_owned(),
-            crate::launcher::host_facts(),
-        ));
-        let mut guest = spawner.guest.clone();
-        guest.env = env;
-        let guest = crate::launcher::plan(guest, Path::new(exe), &args, text("cwd").map(Path::new));
-
-        let mut stdio = Stdio::default();
-        let mut stdin = None;
-        match text("stdin").unwrap_or("inherit") {
-            "pipe" => {
-                let (reader, writer) = pipe()?;
-                stdio.stdin = Input::Pipe(reader);
-                stdin = Some(writer);
-            }
-            "null" => stdio.stdin = Input::Null,
-            _ => {}
-        }
-        let mut captured = [None, None];
-        for (i, key) in ["stdout", "stderr"].into_iter().enumerate() {
-            let output = match text(key).unwrap_or("inherit") {
-                "pipe" => {
-                    let (reader, writer) = pipe()?;
-                    captured[i] = Some(drain(reader));
-                    Output::Pipe(wasmtime_wasi::cli::OutputFile::new(writer))
-                }
-                "stdout" if i == 1 => stdio.stdout.clone(),
-                "null" => Output::Null,
-                _ => Output::Inherit,
-            };
-            if i == 0 {
-                stdio.stdout = output;
-            } else {
-                stdio.stderr = output;
-            }
-        }
-
+        let guest = child_guest(&spawner.parent, meta)?;
+        let streams = streams(meta)?;
         let pid = NEXT_PID.fetch_add(1, Ordering::SeqCst);
         let status = Arc::new(Status::default());
         let kill = Arc::new(AtomicBool::new(false));
-        let (done, stop) = (status.clone(), kill.clone());
-        engine::guest_thread(format!("python.wasm child {pid}"), move || {
-            let code = engine::run_guest(&spawner.code, &guest, stdio, Some(stop), &Timer::off())
-                .unwrap_or_else(|err| {
-                    eprintln!("wasipy: {err}");
-                    err.exit_code()
-                });
+        let done = status.clone();
+        let on_exit = Box::new(move |code| {
             // A child abandoned by `kill` already has its status.
             done.code.lock().expect("status lock").get_or_insert(code);
             done.done.notify_all();
-        })
-        .map_err(|e| Failure::new("os", e.to_string()))?;
-        self.children.insert(
-            pid,
-            Child {
-                status,
-                kill,
-                signal: 9,
-                stdin,
-                captured,
-            },
-        );
+        });
+        spawner
+            .spawn
+            .start(guest, streams.stdio, kill.clone(), on_exit)
+            .map_err(|e| Failure::new("os", e.to_string()))?;
+        let child = Child {
+            status,
+            kill,
+            signal: 9,
+            stdin: streams.stdin,
+            captured: streams.captured,
+        };
+        self.children.insert(pid, child);
         Ok((json!({ "pid": pid }), Vec::new()))
     }
 
@@ -310,14 +269,14 @@ impl Procs {
             child.kill.store(true, Ordering::SeqCst);
             // It stops at its next host call; one busy in wasm code is abandoned (its
             // thread runs on until this process ends) and reported killed all the same.
-            let until = Instant::now() + engine::STOP_GRACE;
+            let until = Instant::now() + stop::STOP_GRACE;
             if wait_status(&child.status, Some(until))?.is_none() {
                 child
                     .status
                     .code
                     .lock()
                     .expect("status lock")
-                    .get_or_insert(engine::KILLED);
+                    .get_or_insert(stop::KILLED);
                 child.status.done.notify_all();
             }
         }
@@ -325,10 +284,81 @@ impl Procs {
     }
 }
 
+/// The child's guest: the parent's mounts and bridge, the requested argv, cwd and env.
+fn child_guest(parent: &Guest, meta: &Map<String, Value>) -> Result<Guest, Failure> {
+    let text = |key: &str| meta.get(key).and_then(Value::as_str);
+    let exe = text("exe").ok_or_else(|| bad("missing `exe`"))?;
+    let strings = |v: &Value| -> Option<Vec<String>> {
+        v.as_array()?
+            .iter()
+            .map(|s| s.as_str().map(str::to_owned))
+            .collect()
+    };
+    let args = meta
+        .get("argv")
+        .and_then(strings)
+        .ok_or_else(|| bad("bad `argv`"))?;
+    let mut env = Vec::new();
+    for pair in meta
+        .get("env")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let pair = strings(pair)
+            .filter(|p| p.len() == 2)
+            .ok_or_else(|| bad("bad `env`"))?;
+        env.push((pair[0].clone(), pair[1].clone()));
+    }
+    env.push((HOST_VAR.to_owned(), host::facts()));
+    let guest = Guest {
+        env,
+        ..parent.clone()
+    };
+    let cwd = text("cwd").map(Path::new);
+    Ok(plan::command(guest, Path::new(exe), &args, cwd).0)
+}
+
+/// The child's streams as meta's `stdin`, `stdout` and `stderr` ask.
+fn streams(meta: &Map<String, Value>) -> Result<Streams, Failure> {
+    let text = |key: &str| meta.get(key).and_then(Value::as_str);
+    let mut streams = Streams {
+        stdio: Stdio::default(),
+        stdin: None,
+        captured: [None, None],
+    };
+    match text("stdin").unwrap_or("inherit") {
+        "pipe" => {
+            let (reader, writer) = pipe()?;
+            streams.stdio.stdin = Input::Pipe(reader);
+            streams.stdin = Some(writer);
+        }
+        "null" => streams.stdio.stdin = Input::Null,
+        _ => {}
+    }
+    for (i, key) in ["stdout", "stderr"].into_iter().enumerate() {
+        let output = match text(key).unwrap_or("inherit") {
+            "pipe" => {
+                let (reader, writer) = pipe()?;
+                streams.captured[i] = Some(drain(reader));
+                Output::Pipe(wasmtime_wasi::cli::OutputFile::new(writer))
+            }
+            "stdout" if i == 1 => streams.stdio.stdout.clone(),
+            "null" => Output::Null,
+            _ => Output::Inherit,
+        };
+        match i {
+            0 => streams.stdio.stdout = output,
+            _ => streams.stdio.stderr = output,
+        }
+    }
+    Ok(streams)
+}
+
 fn returncode(code: i32, signal: i32) -> i32 {
     match code {
-        engine::KILLED => -signal,
-        c if c == engine::INTERRUPTED_EXIT && engine::interrupted() => -libc::SIGINT,
+        stop::KILLED => -signal,
+        c if c == stop::INTERRUPTED_EXIT && stop::interrupted() => -libc::SIGINT,
         c => c,
     }
 }
@@ -343,7 +373,7 @@ fn wait_until<'a, T>(
 ) -> Result<Option<MutexGuard<'a, T>>, Failure> {
     let mut state = lock.lock().expect("bridge lock");
     while !ready(&state) {
-        if engine::interrupted() {
+        if stop::interrupted() {
             return Err(Failure::new("interrupted", "interrupted"));
         }
         let tick = match until {

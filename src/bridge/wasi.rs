@@ -29,6 +29,18 @@ pub type Parts<T> = fn(&mut T) -> (&mut WasiP1Ctx, &mut Bridge);
 /// in `linker`.
 pub fn shadow<T: Send + 'static>(linker: &mut Linker<T>, parts: Parts<T>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
+    shadow_path_open(linker, parts)?;
+    shadow_fd_io(linker, parts)?;
+    shadow_poll_and_readdir(linker, parts)?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+/// `path_open`: a descriptor opened relative to the bridge's preopen becomes a channel.
+fn shadow_path_open<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    parts: Parts<T>,
+) -> wasmtime::Result<()> {
     linker.func_wrap(
         MODULE,
         "path_open",
@@ -66,6 +78,15 @@ pub fn shadow<T: Send + 'static>(linker: &mut Linker<T>, parts: Parts<T>) -> was
             })
         },
     )?;
+    Ok(())
+}
+
+/// `fd_write`, `fd_read`, `fd_close`: channels and discarded stdio are the bridge's; a write to
+/// a closed stdout pipe is `EPIPE`, as natively.
+fn shadow_fd_io<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    parts: Parts<T>,
+) -> wasmtime::Result<()> {
     linker.func_wrap(
         MODULE,
         "fd_write",
@@ -125,6 +146,14 @@ pub fn shadow<T: Send + 'static>(linker: &mut Linker<T>, parts: Parts<T>) -> was
             })
         },
     )?;
+    Ok(())
+}
+
+/// `poll_oneoff` (plain sleeps see Ctrl-C) and `fd_readdir` (a listing read once).
+fn shadow_poll_and_readdir<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    parts: Parts<T>,
+) -> wasmtime::Result<()> {
     linker.func_wrap(
         MODULE,
         "poll_oneoff",
@@ -160,7 +189,7 @@ pub fn shadow<T: Send + 'static>(linker: &mut Linker<T>, parts: Parts<T>) -> was
             })
         },
     )?;
-    linker.allow_shadowing(false);
+
     Ok(())
 }
 

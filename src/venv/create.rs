@@ -1,118 +1,39 @@
-//! wasipy virtual environments: creating the PEP 405 layout and finding a venv from the
-//! path its `python` was invoked by.
+//! Creating a venv: the PEP 405 layout assembled beside its final place and renamed in,
+//! the launcher linked in as `bin/python`, the guest shims, activation scripts,
+//! `pyvenv.cfg` last, and pip unpacked from its wheel.
 
-use crate::pyvenv_cfg::{self, PyvenvCfg};
+use super::pyvenv_cfg::{self, PyvenvCfg};
+use super::{activation, pip, wheel, Error, Venv, KEY_NETWORK, KEY_RUNTIME, KEY_WASIPY};
+use crate::fsio;
+use crate::guest::sandbox;
 use crate::runtime::Installed;
 use std::path::{Path, PathBuf};
 
-/// `pyvenv.cfg` key naming the wasipy version that wrote the venv.
-pub const KEY_WASIPY: &str = "wasipy";
-/// `pyvenv.cfg` key naming the runtime (an id in the runtime store).
-pub const KEY_RUNTIME: &str = "wasipy-runtime";
-/// `pyvenv.cfg` key for guest network access: `on` (default), `off`, or host names.
-pub const KEY_NETWORK: &str = "wasipy-network";
-
 /// Guest-side files copied into every venv's site-packages.
 const SHIMS: &[(&str, &str)] = &[
-    ("_wasipy.pth", include_str!("../shims/_wasipy.pth")),
-    ("_wasipy_shim.py", include_str!("../shims/_wasipy_shim.py")),
+    ("_wasipy.pth", include_str!("../../shims/_wasipy.pth")),
+    (
+        "_wasipy_shim.py",
+        include_str!("../../shims/_wasipy_shim.py"),
+    ),
     (
         "_wasipy_bridge.py",
-        include_str!("../shims/_wasipy_bridge.py"),
+        include_str!("../../shims/_wasipy_bridge.py"),
     ),
-    ("_wasipy_http.py", include_str!("../shims/_wasipy_http.py")),
+    (
+        "_wasipy_http.py",
+        include_str!("../../shims/_wasipy_http.py"),
+    ),
     (
         "_wasipy_compat.py",
-        include_str!("../shims/_wasipy_compat.py"),
+        include_str!("../../shims/_wasipy_compat.py"),
     ),
     (
         "_wasipy_subprocess.py",
-        include_str!("../shims/_wasipy_subprocess.py"),
+        include_str!("../../shims/_wasipy_subprocess.py"),
     ),
-    ("mmap.py", include_str!("../shims/mmap.py")),
+    ("mmap.py", include_str!("../../shims/mmap.py")),
 ];
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("`{path}` exists and is not a virtual environment (no pyvenv.cfg); choose another directory")]
-    NotAVenv { path: PathBuf },
-    #[error("`{path}` is a virtual environment wasipy did not make (no `{KEY_RUNTIME}` in pyvenv.cfg); remove it first or choose another directory")]
-    Foreign { path: PathBuf },
-    #[error("cannot write `{path}`: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("`{exe}` is not inside a wasipy venv (no pyvenv.cfg beside it or in its parent); create one with `wasipy venv DIR`")]
-    NotFound { exe: PathBuf },
-    #[error(transparent)]
-    Cfg(#[from] pyvenv_cfg::Error),
-    #[error(transparent)]
-    Dirs(#[from] crate::dirs::Error),
-    #[error(transparent)]
-    Seed(#[from] crate::seed::Error),
-    #[error(transparent)]
-    Wheel(#[from] crate::wheel::Error),
-    #[error("`{path}` names no runtime (`{KEY_RUNTIME} = ID` is missing); recreate the venv with `wasipy venv --clear {venv}`")]
-    NoRuntime { path: PathBuf, venv: PathBuf },
-    #[error("byte-compiling `{path}` failed ({status}); the venv works, but starts slower until its files are compiled")]
-    Compile { path: PathBuf, status: String },
-}
-
-/// An existing venv.
-#[derive(Debug, Clone)]
-pub struct Venv {
-    pub dir: PathBuf,
-    pub cfg: PyvenvCfg,
-}
-
-impl Venv {
-    /// Opens the venv rooted at `dir` (reads its `pyvenv.cfg`).
-    pub fn open(dir: &Path) -> Result<Self, Error> {
-        let cfg = PyvenvCfg::read(&dir.join(pyvenv_cfg::FILE_NAME))?;
-        Ok(Self {
-            dir: dir.to_owned(),
-            cfg,
-        })
-    }
-
-    /// Whether the sandbox profile is on (`wasipy-sandbox = true`).
-    pub fn sandboxed(&self) -> bool {
-        self.cfg.get(crate::sandbox::KEY_SANDBOX).is_some_and(|v| {
-            matches!(
-                v.trim().to_ascii_lowercase().as_str(),
-                "true" | "yes" | "on" | "1"
-            )
-        })
-    }
-
-    /// Which hosts guest code may reach through the bridge.
-    pub fn network(&self) -> crate::bridge::net::Policy {
-        crate::bridge::net::Policy::parse(self.cfg.get(KEY_NETWORK).unwrap_or("on"))
-    }
-
-    /// The runtime id this venv runs.
-    pub fn runtime_id(&self) -> Result<&str, Error> {
-        self.cfg
-            .get(KEY_RUNTIME)
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| Error::NoRuntime {
-                path: self.dir.join(pyvenv_cfg::FILE_NAME),
-                venv: self.dir.clone(),
-            })
-    }
-}
-
-/// The venv an interpreter at `exe` belongs to: `pyvenv.cfg` beside it or one level up
-/// (PEP 405), judged by the path itself, symlinks unresolved.
-pub fn venv_of(exe: &Path) -> Option<PathBuf> {
-    let bin = exe.parent()?;
-    [Some(bin), bin.parent()]
-        .into_iter()
-        .flatten()
-        .find(|dir| dir.join(pyvenv_cfg::FILE_NAME).is_file())
-        .map(Path::to_path_buf)
-}
 
 /// How `wasipy venv` was asked to make the venv.
 #[derive(Debug, Clone)]
@@ -120,7 +41,7 @@ pub struct CreateOptions {
     pub dir: PathBuf,
     pub prompt: Option<String>,
     pub clear: bool,
-    pub pip: crate::seed::PipSource,
+    pub pip: pip::PipSource,
     /// The sandbox profile, with network access only to these hosts.
     pub sandbox: Option<Vec<String>>,
 }
@@ -134,15 +55,18 @@ pub struct CreateOptions {
 ///
 /// pip is installed as `opts.pip` says, unless the venv already has one; returns the venv
 /// and the `pip-VERSION` installed, if any.
+///
+/// `cache_home` is where pip wheels are kept (wasipy's cache).
 pub fn create(
     opts: &CreateOptions,
     runtime: &Installed,
     launcher: &Path,
+    cache_home: &Path,
 ) -> Result<(Venv, Option<String>), Error> {
     let dir = std::path::absolute(&opts.dir).map_err(write_err(&opts.dir))?;
     let existing = inspect(&dir)?;
     // Fetch pip before touching anything, so a failure leaves nothing behind.
-    let pip_wheel = crate::seed::pip_wheel(&opts.pip, &crate::dirs::cache_home()?)?;
+    let pip_wheel = pip::pip_wheel(&opts.pip, cache_home)?;
     if existing == Existing::Venv && !opts.clear {
         populate(&dir, &dir, runtime, launcher, opts)?;
         let pip = seed_pip(&dir, &dir, runtime, pip_wheel.as_deref())?;
@@ -207,9 +131,9 @@ fn seed_pip(
     root: &Path,
     final_dir: &Path,
     runtime: &Installed,
-    wheel: Option<&Path>,
+    wheel_file: Option<&Path>,
 ) -> Result<Option<String>, Error> {
-    let Some(wheel) = wheel else {
+    let Some(wheel_file) = wheel_file else {
         return Ok(None);
     };
     let site = site_packages(root, runtime);
@@ -224,13 +148,13 @@ fn seed_pip(
     if has_pip {
         return Ok(None);
     }
-    let target = crate::wheel::Target {
+    let target = wheel::Target {
         site_packages: site,
         bin: root.join("bin"),
         python: final_dir.join("bin").join("python"),
         minor: runtime.minor_version().to_owned(),
     };
-    Ok(Some(crate::wheel::install(wheel, &target)?))
+    Ok(Some(wheel::install(wheel_file, &target)?))
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -295,7 +219,7 @@ fn populate(
         .prompt
         .clone()
         .unwrap_or_else(|| default_prompt(final_dir));
-    for (name, text) in crate::activation::render_all(final_dir, &prompt) {
+    for (name, text) in activation::render_all(final_dir, &prompt) {
         write_file(&bin.join(name), text.as_bytes())?;
     }
     let mut pairs = vec![
@@ -313,10 +237,10 @@ fn populate(
         } else {
             hosts.join(", ")
         };
-        pairs.push((crate::sandbox::KEY_SANDBOX, "true".to_owned()));
+        pairs.push((sandbox::KEY_SANDBOX, "true".to_owned()));
         pairs.push((KEY_NETWORK, network));
-        pairs.push((crate::sandbox::KEY_MOUNTS, String::new()));
-        pairs.push((crate::sandbox::KEY_ENV, String::new()));
+        pairs.push((sandbox::KEY_MOUNTS, String::new()));
+        pairs.push((sandbox::KEY_ENV, String::new()));
     }
     let cfg = PyvenvCfg::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
     write_file(&root.join(pyvenv_cfg::FILE_NAME), cfg.render().as_bytes())
@@ -348,29 +272,16 @@ fn replace_symlink(target: &str, link: &Path) -> Result<(), Error> {
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    crate::engine::write_atomically(path, bytes).map_err(write_err(path))
+    Ok(fsio::write_atomically(path, bytes)?)
 }
 
-fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error {
-    let path = path.to_owned();
-    move |source| Error::Write { path, source }
+fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| fsio::write_err(path)(source).into()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn venv_of_looks_beside_and_one_up() {
-        let tmp = tempfile::tempdir().unwrap();
-        let venv = tmp.path().join("v");
-        std::fs::create_dir_all(venv.join("bin")).unwrap();
-        assert_eq!(venv_of(&venv.join("bin/python")), None);
-        std::fs::write(venv.join("pyvenv.cfg"), "home = /x\n").unwrap();
-        assert_eq!(venv_of(&venv.join("bin/python")), Some(venv.clone()));
-        std::fs::write(venv.join("bin/pyvenv.cfg"), "home = /x\n").unwrap();
-        assert_eq!(venv_of(&venv.join("bin/python")), Some(venv.join("bin")));
-    }
 
     #[test]
     fn inspect_refuses_non_venvs() {

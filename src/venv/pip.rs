@@ -1,7 +1,8 @@
 //! pip in new venvs: which pip wheel to use (a given file, a find-links directory, or the
 //! newest release on the index, kept in the cache for offline use) and where it comes from.
 
-use crate::{catalogue, http, index};
+use crate::runtime::catalogue;
+use crate::{http, index};
 use std::path::{Path, PathBuf};
 
 /// Where `wasipy venv` gets pip.
@@ -26,11 +27,6 @@ pub enum Error {
     NotPip { path: PathBuf },
     #[error("cannot get pip from the index `{index}`: {reason}; use `--pip-wheel FILE`, `--find-links DIR` or `--without-pip`")]
     Index { index: String, reason: String },
-    #[error("cannot write `{path}`: {source}")]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
 }
 
 /// The pip wheel to install for `source`, or None for `--without-pip`.

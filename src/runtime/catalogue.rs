@@ -1,7 +1,7 @@
 //! The built-in catalogue of runtimes wasipy knows how to fetch: data in `catalogue.json`,
 //! embedded at build time.
 
-pub use crate::manifest::Embedded;
+pub use super::manifest::Embedded;
 use serde::Deserialize;
 use std::sync::OnceLock;
 

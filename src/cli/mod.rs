@@ -1,8 +1,15 @@
-//! The management CLI (`wasipy venv`, `wasipy runtime ...`).
+//! The management CLI (`wasipy venv`, `wasipy runtime ...`, `wasipy doctor`): the command
+//! line parsed by clap, then one function per command.
 
-use crate::runtime::{self, Store};
-use crate::seed::PipSource;
-use crate::venv::{self, CreateOptions};
+pub mod doctor;
+pub mod runtime_add;
+
+use crate::engine::cache::Cache;
+use crate::runtime::{self, catalogue, Store};
+use crate::settings::Settings;
+use crate::venv::create::{self, CreateOptions};
+use crate::venv::pip::PipSource;
+use crate::venv::registry::Registry;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -109,8 +116,9 @@ enum RuntimeCommand {
     Dir,
 }
 
-pub fn main() -> anyhow::Result<i32> {
+pub fn main(settings: &Settings) -> anyhow::Result<i32> {
     let cli = Cli::parse();
+    let store = || -> anyhow::Result<Store> { Ok(Store::in_home(settings.data_home()?)) };
     match cli.command {
         Command::Venv {
             dir,
@@ -137,12 +145,14 @@ pub fn main() -> anyhow::Result<i32> {
                 pip,
                 sandbox: sandbox.then_some(allow_hosts),
             };
-            create_venv(opts, runtime.as_deref(), python.as_deref())
+            create_venv(opts, runtime.as_deref(), python.as_deref(), settings)
         }
-        Command::Runtime(RuntimeCommand::Install { id, force }) => install(id.as_deref(), force),
-        Command::Runtime(RuntimeCommand::List { json }) => list(json),
+        Command::Runtime(RuntimeCommand::Install { id, force }) => {
+            install(&store()?, id.as_deref(), force)
+        }
+        Command::Runtime(RuntimeCommand::List { json }) => list(&store()?, json),
         Command::Runtime(RuntimeCommand::Add { path, id }) => {
-            let installed = crate::local::add(&Store::from_env()?, &path, id.as_deref())?;
+            let installed = runtime_add::add(&store()?, &path, id.as_deref(), settings)?;
             let m = &installed.manifest;
             println!(
                 "{} {} {} {}",
@@ -154,30 +164,32 @@ pub fn main() -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Runtime(RuntimeCommand::Remove { id, force }) => {
-            crate::local::remove(&Store::from_env()?, &id, force)?;
+            let registry = Registry::in_home(settings.data_home()?);
+            runtime_add::remove(&store()?, &registry, &id, force)?;
             eprintln!("Removed runtime {id}");
             Ok(0)
         }
         Command::Runtime(RuntimeCommand::Compile { id, quiet, store }) => {
-            compile(&id, quiet, store)
+            let store = match store {
+                Some(root) => Store::at(root),
+                None => Store::in_home(settings.data_home()?),
+            };
+            compile(&store, &id, quiet, settings)
         }
         Command::Runtime(RuntimeCommand::Dir) => {
-            println!("{}", Store::from_env()?.root().display());
+            println!("{}", store()?.root().display());
             Ok(0)
         }
-        Command::Doctor { venv } => crate::doctor::run(venv),
+        Command::Doctor { venv } => doctor::run(venv, settings),
     }
 }
 
 /// `wasipy runtime compile`: the optimised module, compiled into the cache unless it is
 /// there or another process is compiling it.
-fn compile(id: &str, quiet: bool, store: Option<PathBuf>) -> anyhow::Result<i32> {
-    let store = match store {
-        Some(root) => Store::at(root),
-        None => Store::from_env()?,
-    };
+fn compile(store: &Store, id: &str, quiet: bool, settings: &Settings) -> anyhow::Result<i32> {
     let installed = store.load(id)?;
-    let done = crate::engine::compile_optimized(&installed, &crate::dirs::cache_home()?)?;
+    let done =
+        Cache::new(&installed, settings.cache_home()?, settings.engine).compile_optimized()?;
     if !quiet {
         match done {
             true => eprintln!("Compiled runtime {id}: later runs load the optimised module"),
@@ -193,12 +205,13 @@ fn choose_runtime(
     store: &Store,
     runtime: Option<&str>,
     python: Option<&str>,
+    settings: &Settings,
 ) -> anyhow::Result<runtime::Installed> {
     if let Some(spec) = runtime {
         let path = std::path::Path::new(spec);
         if spec.contains('/') || (path.exists() && !store.dir_of(spec).exists()) {
-            return match crate::local::add(store, path, None) {
-                Err(crate::local::Error::Exists { id }) => Ok(store.load(&id)?),
+            return match runtime_add::add(store, path, None, settings) {
+                Err(runtime_add::Error::Exists { id }) => Ok(store.load(&id)?),
                 other => Ok(other?),
             };
         }
@@ -218,7 +231,7 @@ fn choose_runtime(
         if let Some(best) = installed.last() {
             return Ok(store.load(&best.id)?);
         }
-        let entry = crate::catalogue::get()
+        let entry = catalogue::get()
             .runtimes
             .iter()
             .filter(|e| matches(&e.python_version))
@@ -237,16 +250,18 @@ fn create_venv(
     opts: CreateOptions,
     runtime: Option<&str>,
     python: Option<&str>,
+    settings: &Settings,
 ) -> anyhow::Result<i32> {
-    let store = Store::from_env()?;
-    let installed = choose_runtime(&store, runtime, python)?;
+    let data_home = settings.data_home()?;
+    let store = Store::in_home(data_home);
+    let installed = choose_runtime(&store, runtime, python, settings)?;
     let launcher = std::env::current_exe()?;
-    let (venv, pip) = venv::create(&opts, &installed, &launcher)?;
-    if let Err(err) = venv::compile_site_packages(&venv, &installed) {
+    let (venv, pip) = create::create(&opts, &installed, &launcher, settings.cache_home()?)?;
+    if let Err(err) = create::compile_site_packages(&venv, &installed) {
         eprintln!("wasipy: warning: {err}");
     }
     // Remembered so that `runtime remove` knows who uses what; a failure is not fatal.
-    if let Err(err) = crate::local::record_venv(&venv.dir) {
+    if let Err(err) = Registry::in_home(data_home).record(&venv.dir) {
         eprintln!("wasipy: warning: {err}");
     }
     eprintln!(
@@ -259,9 +274,8 @@ fn create_venv(
     Ok(0)
 }
 
-fn install(id: Option<&str>, force: bool) -> anyhow::Result<i32> {
+fn install(store: &Store, id: Option<&str>, force: bool) -> anyhow::Result<i32> {
     let entry = runtime::catalogue_entry(id)?;
-    let store = Store::from_env()?;
     let installed = if force {
         store.install(entry)?
     } else {
@@ -276,10 +290,9 @@ fn install(id: Option<&str>, force: bool) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-fn list(json: bool) -> anyhow::Result<i32> {
-    let store = Store::from_env()?;
+fn list(store: &Store, json: bool) -> anyhow::Result<i32> {
     let installed = store.list();
-    let default = &crate::catalogue::get().default_runtime;
+    let default = &catalogue::get().default_runtime;
     if json {
         let mut rows: Vec<serde_json::Value> = installed
             .iter()
@@ -292,7 +305,7 @@ fn list(json: bool) -> anyhow::Result<i32> {
                 })
             })
             .collect();
-        for entry in &crate::catalogue::get().runtimes {
+        for entry in &catalogue::get().runtimes {
             if !installed.iter().any(|m| m.id == entry.id) {
                 rows.push(serde_json::json!({
                     "id": entry.id, "version": entry.python_version, "installed": false,
@@ -307,7 +320,7 @@ fn list(json: bool) -> anyhow::Result<i32> {
         "{:<24} {:<9} {:<10} SOURCE / DESCRIPTION",
         "ID", "VERSION", "STATUS"
     );
-    for entry in &crate::catalogue::get().runtimes {
+    for entry in &catalogue::get().runtimes {
         let found = installed.iter().find(|m| m.id == entry.id);
         let status = if found.is_some() {
             "installed"
@@ -329,7 +342,7 @@ fn list(json: bool) -> anyhow::Result<i32> {
     }
     for manifest in installed
         .iter()
-        .filter(|m| crate::catalogue::get().find(&m.id).is_none())
+        .filter(|m| catalogue::get().find(&m.id).is_none())
     {
         println!(
             "{:<24} {:<9} {:<10} {}",
