@@ -31,6 +31,7 @@ pub fn main(argv0: &OsStr, args: Vec<OsString>, settings: &Settings) -> anyhow::
     let args = utf8_args(args)?;
     timer.mark("venv and runtime located");
     let cache_home = settings.cache_home()?;
+    let embedded = runtime.embedded();
     let found = Found {
         exe: &exe,
         args: &args,
@@ -38,9 +39,9 @@ pub fn main(argv0: &OsStr, args: Vec<OsString>, settings: &Settings) -> anyhow::
         env: host::env(),
         host_facts: host::facts(),
         venv: &venv,
-        runtime_mounts: runtime.mounts(),
+        runtime_mounts: runtime.mounts(embedded.as_ref()),
         stdlib: runtime.stdlib_mount(),
-        shadowed: runtime.embedded().map(|e| vec![e.root]).unwrap_or_default(),
+        shadowed: embedded.map(|e| vec![e.root]).unwrap_or_default(),
         bridge_dir: cache_home.join("bridge"),
         extra_mounts: &settings.sandbox_mounts,
         extra_env: &settings.sandbox_env,

@@ -81,13 +81,10 @@ impl Installed {
         })
     }
 
-    /// What its guests see: the transparent profile (around the embedded filesystem, if
-    /// any) plus its on-disk stdlib.
-    pub fn mounts(&self) -> Vec<Mount> {
-        let embedded = self.embedded();
-        let claimed = embedded
-            .as_ref()
-            .map(|e| (e.root.as_str(), e.paths.as_slice()));
+    /// What its guests see: the transparent profile (around `embedded`, its embedded
+    /// filesystem from [`Installed::embedded`], if any) plus its on-disk stdlib.
+    pub fn mounts(&self, embedded: Option<&Embedded>) -> Vec<Mount> {
+        let claimed = embedded.map(|e| (e.root.as_str(), e.paths.as_slice()));
         let mut all = mounts::transparent(claimed);
         all.extend(self.stdlib_mount());
         all
