@@ -23,9 +23,11 @@ class BridgeError(OSError):
     """A failed bridge operation; ``kind`` says what failed (``connect``, ``dns``,
     ``tls``, ``denied``, ...), the message says where and why."""
 
-    def __init__(self, kind, message):
+    def __init__(self, kind, message, name=None, detail=None):
         super().__init__(message)
         self.kind = kind
+        self.name = name  # an errno-like name (``EAI_NONAME``), for kinds that have one
+        self.detail = detail
 
     def __str__(self):
         return self.args[0]
@@ -35,27 +37,35 @@ class BridgeTimeout(BridgeError, TimeoutError):
     """A timed-out operation (also a ``socket.timeout``, as HTTP libraries expect)."""
 
 
-def error(kind, message, errno_name=None, filename=None):
+def error(kind, message, errno_name=None, filename=None, detail=None):
     if kind == "os":
         import errno
 
         # OSError(ENOENT, ...) becomes FileNotFoundError, and so on, as natively.
-        return OSError(getattr(errno, errno_name or "", errno.EIO), message, filename)
+        number = getattr(errno, errno_name or "", errno.EIO)
+        if filename is None:
+            return OSError(number, message)
+        return OSError(number, message, filename)
     cls = BridgeTimeout if kind in ("connect_timeout", "read_timeout") else BridgeError
-    return cls(kind, message)
+    return cls(kind, message, errno_name, detail)
+
+
+def open_channel():
+    """A new channel of its own (a socket's descriptor, say)."""
+    try:
+        return os.open(GUEST_DIR, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError as exc:
+        raise error(
+            "unavailable",
+            f"the wasipy host bridge is not available ({exc.strerror or exc}); "
+            "run this python from a wasipy venv",
+        ) from None
 
 
 def _channel():
     global _fd
     if _fd is None:
-        try:
-            _fd = os.open(GUEST_DIR, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        except OSError as exc:
-            raise error(
-                "unavailable",
-                f"the wasipy host bridge is not available ({exc.strerror or exc}); "
-                "run this python from a wasipy venv",
-            ) from None
+        _fd = open_channel()
     return _fd
 
 
@@ -81,14 +91,16 @@ def _read_exact(fd, n):
     return data
 
 
-def call(op, meta=None, body=b"", filename=None):
+def call(op, meta=None, body=b"", filename=None, fd=None):
     """Sends request ``op`` and returns the reply's ``(meta, body)``; raises BridgeError
-    for an error reply (an OSError naming ``filename`` for a failed file operation)."""
+    for an error reply (an OSError naming ``filename`` for a failed file operation).
+    ``fd`` is the channel to use (a socket's); the shared one by default."""
     request = {"op": op}
     if meta:
         request.update(meta)
     meta_bytes = _encode(request).encode()
-    fd = _fd if _fd is not None else _channel()
+    if fd is None:
+        fd = _fd if _fd is not None else _channel()
     header = _HEADER.pack(MAGIC, VERSION, REQUEST, 0, len(meta_bytes), len(body))
     if len(body) <= _FIRST_READ:
         _write_all(fd, header + meta_bytes + body)
@@ -118,5 +130,6 @@ def call(op, meta=None, body=b"", filename=None):
             answer.get("message", "bridge error"),
             answer.get("errno"),
             filename,
+            answer.get("detail"),
         )
     return answer, data

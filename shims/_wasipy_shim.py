@@ -190,6 +190,22 @@ _PATCHES = {
 }
 
 
+# Modules WASI lacks or has only in part, replaced by a shim of our own: name -> shim.
+_REPLACEMENTS = {
+    "_socket": "_wasipy_socket",
+}
+
+
+def _replacement_spec(name):
+    """The spec loading shim ``_REPLACEMENTS[name]`` as module ``name`` (its bytecode is
+    cached under the shim's own name, compiled when the venv was made)."""
+    import importlib.util
+
+    _load("_wasipy_bridge")
+    path = _os.path.join(_HERE, _REPLACEMENTS[name] + ".py")
+    return importlib.util.spec_from_file_location(name, path)
+
+
 class _PatchLoader:
     """Runs the real loader, then the patch, and leaves the module's loader unchanged."""
 
@@ -207,10 +223,13 @@ class _PatchLoader:
 
 
 class _PatchFinder:
-    """A meta path finder that only answers for the modules in ``_PATCHES``."""
+    """A meta path finder that only answers for the modules in ``_PATCHES`` and
+    ``_REPLACEMENTS``."""
 
     @staticmethod
     def find_spec(name, path=None, target=None):
+        if name in _REPLACEMENTS:
+            return _replacement_spec(name)
         patch = _PATCHES.get(name)
         if patch is None:
             return None

@@ -3,6 +3,7 @@
 //! the request is refused when that path (after following symlinks) leaves the mount or
 //! the mount is read-only.
 
+use super::errno;
 use super::reply::{Failure, Reply};
 use crate::guest::mounts::{normalize, Access, Mount};
 use serde_json::{json, Map, Value};
@@ -17,36 +18,11 @@ pub struct Table {
     pub shadowed: Vec<String>,
 }
 
-/// An errno-style failure; the guest raises `OSError(errno.<name>, message, path)`, naming
-/// the path itself (so messages here do not).
-fn os_error(name: &'static str, message: impl Into<String>) -> Failure {
-    Failure {
-        kind: "os",
-        message: message.into(),
-        errno: Some(name),
-    }
-}
-
-fn io_error(err: &std::io::Error) -> Failure {
-    let name = match err.raw_os_error() {
-        Some(libc::ENOENT) => "ENOENT",
-        Some(libc::EACCES) => "EACCES",
-        Some(libc::EPERM) => "EPERM",
-        Some(libc::EROFS) => "EROFS",
-        Some(libc::ENOTDIR) => "ENOTDIR",
-        Some(libc::ELOOP) => "ELOOP",
-        Some(libc::ENAMETOOLONG) => "ENAMETOOLONG",
-        _ => "EIO",
-    };
-    let text = err.to_string();
-    os_error(name, text.split(" (os error").next().unwrap_or(&text))
-}
-
 impl Table {
     /// The host path behind absolute guest path `guest`, for a request that changes it.
     pub fn writable_host_path(&self, guest: &str) -> Result<PathBuf, Failure> {
         if !guest.starts_with('/') || guest.contains('\0') {
-            return Err(os_error("EINVAL", "not an absolute path"));
+            return Err(errno::os("EINVAL", "not an absolute path"));
         }
         let guest_path = normalize(Path::new(guest));
         let best = self
@@ -61,19 +37,19 @@ impl Table {
             .map(String::len)
             .max();
         let Some(mount) = best.filter(|m| shadow.is_none_or(|s| m.guest.len() > s)) else {
-            return Err(os_error("EROFS", "not a host path"));
+            return Err(errno::os("EROFS", "not a host path"));
         };
         let rest = guest_path
             .strip_prefix(&mount.guest)
             .unwrap_or(Path::new(""));
         let host = mount.host.join(rest);
-        let real = std::fs::canonicalize(&host).map_err(|e| io_error(&e))?;
-        let root = std::fs::canonicalize(&mount.host).map_err(|e| io_error(&e))?;
+        let real = std::fs::canonicalize(&host).map_err(|e| errno::from_io(&e))?;
+        let root = std::fs::canonicalize(&mount.host).map_err(|e| errno::from_io(&e))?;
         if !real.starts_with(&root) {
-            return Err(os_error("EACCES", "leaves its mapped directory"));
+            return Err(errno::os("EACCES", "leaves its mapped directory"));
         }
         if mount.access == Access::ReadOnly {
-            return Err(os_error("EROFS", "mapped read-only"));
+            return Err(errno::os("EROFS", "mapped read-only"));
         }
         Ok(real)
     }
@@ -88,7 +64,7 @@ impl Table {
         let host = self.writable_host_path(guest)?;
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&host, std::fs::Permissions::from_mode(mode as u32 & 0o7777))
-            .map_err(|e| io_error(&e))?;
+            .map_err(|e| errno::from_io(&e))?;
         Ok((json!({}), Vec::new()))
     }
 }
@@ -117,7 +93,7 @@ impl Table {
         } else {
             std::os::unix::fs::lchown(&host, id("uid"), id("gid"))
         };
-        result.map_err(|e| io_error(&e))?;
+        result.map_err(|e| errno::from_io(&e))?;
         Ok((json!({}), Vec::new()))
     }
 }

@@ -8,11 +8,15 @@
 //! The guest opens the directory [`GUEST_DIR`] (a private, empty, read-only preopen) and
 //! writes request frames ([`frame`]) to that descriptor; the launcher's shadowed
 //! `fd_write`/`fd_read` ([`wasi`]) recognise it by its host fd and answer in place of the
-//! filesystem. Every other descriptor goes to wasmtime-wasi untouched.
+//! filesystem. Every other descriptor goes to wasmtime-wasi untouched. A channel can also
+//! become a socket ([`net`]): then it is the guest's socket descriptor.
 
+pub mod errno;
 pub mod frame;
 pub mod fs;
 pub mod http;
+pub mod net;
+pub mod poll;
 pub mod proc;
 pub mod readdir;
 pub mod reply;
@@ -45,6 +49,31 @@ pub const OPERATIONS: &[&str] = &[
     "proc.wait",
     "proc.communicate",
     "proc.kill",
+    "sock.open",
+    "sock.pair",
+    "sock.dup",
+    "sock.accept",
+    "sock.adopt",
+    "sock.connect",
+    "sock.bind",
+    "sock.listen",
+    "sock.send",
+    "sock.sendto",
+    "sock.recv",
+    "sock.recvfrom",
+    "sock.shutdown",
+    "sock.name",
+    "sock.peer",
+    "sock.setsockopt",
+    "sock.getsockopt",
+    "sock.info",
+    "dns.getaddrinfo",
+    "dns.getnameinfo",
+    "dns.gethostname",
+    "tls.wrap",
+    "tls.io",
+    "tls.info",
+    "tls.free",
 ];
 
 /// Per-run bridge state, kept in the wasmtime store beside the WASI context.
@@ -61,6 +90,8 @@ pub struct Bridge {
     kill: Option<Arc<AtomicBool>>,
     /// Directory listings being read ([`readdir`]).
     listings: readdir::Listings,
+    /// The guest's sockets and TLS sessions.
+    net: net::Net,
 }
 
 /// One open channel: request bytes not yet parsed, reply bytes not yet read.
@@ -76,13 +107,23 @@ impl Bridge {
         Self {
             preopen_fd,
             channels: HashMap::new(),
-            http: http::Http::new(network),
+            http: http::Http::new(network.clone()),
+            net: net::Net::new(net::Rules {
+                policy: network,
+                bind_loopback_only: false,
+            }),
             fs,
             discard: [false; 3],
             procs: proc::Procs::default(),
             kill: None,
             listings: readdir::Listings::default(),
         }
+    }
+
+    /// A sandboxed guest may bind sockets to loopback addresses only.
+    pub fn with_sandbox(mut self, sandboxed: bool) -> Self {
+        self.net.set_bind_loopback_only(sandboxed);
+        self
     }
 
     pub fn with_kill(mut self, kill: Option<Arc<AtomicBool>>) -> Self {
@@ -123,6 +164,17 @@ impl Bridge {
     pub fn closed(&mut self, fd: u32) {
         self.channels.remove(&fd);
         self.listings.remove(&fd);
+        self.net.closed(fd);
+    }
+
+    /// The host socket behind channel `fd` (and whether TLS holds unread plaintext).
+    pub fn socket(&self, fd: u32) -> Option<(i32, bool)> {
+        self.net.pollable(fd)
+    }
+
+    /// This guest's kill flag, for operations that wait.
+    pub fn kill_flag(&self) -> Option<&AtomicBool> {
+        self.kill.as_deref()
     }
 
     pub fn listings(&mut self) -> &mut readdir::Listings {
@@ -147,7 +199,7 @@ impl Bridge {
                 }
                 Parsed::Frame(request, used) => {
                     channel.inbox.drain(..used);
-                    let reply = self.answer(request);
+                    let reply = self.answer(fd, request);
                     let channel = self.channels.get_mut(&fd).expect("channel exists");
                     channel.queue(reply);
                 }
@@ -171,7 +223,7 @@ impl Bridge {
         n
     }
 
-    fn answer(&mut self, request: Frame) -> Vec<u8> {
+    fn answer(&mut self, fd: u32, request: Frame) -> Vec<u8> {
         if request.kind != Kind::Request {
             return frame::error("bad_frame", "expected a request frame");
         }
@@ -191,6 +243,10 @@ impl Bridge {
             "proc.wait" => self.procs.wait(&request.meta),
             "proc.communicate" => self.procs.communicate(&request.meta),
             "proc.kill" => self.procs.kill(&request.meta),
+            op if is_net(op) => {
+                let stop = self.kill.as_deref();
+                self.net.answer(fd, op, &request.meta, request.body, stop)
+            }
             other => Err(Failure::new(
                 "unknown_op",
                 format!("unknown bridge operation `{other}`"),
@@ -214,6 +270,12 @@ impl Bridge {
             _ => Err(Failure::new("bad_request", "`fd` must be 1 or 2")),
         }
     }
+}
+
+/// Whether `op` is one of the socket, name-lookup and TLS operations ([`net`]).
+fn is_net(op: &str) -> bool {
+    let listed = OPERATIONS.contains(&op);
+    listed && (op.starts_with("sock.") || op.starts_with("dns.") || op.starts_with("tls."))
 }
 
 impl Channel {

@@ -178,15 +178,9 @@ impl Procs {
             .stdin
             .as_mut()
             .ok_or_else(|| bad("stdin is not a pipe"))?;
-        stdin.write_all(body).map_err(|e| Failure {
-            kind: "os",
-            message: e.to_string(),
-            errno: Some(if e.kind() == std::io::ErrorKind::BrokenPipe {
-                "EPIPE"
-            } else {
-                "EIO"
-            }),
-        })?;
+        stdin
+            .write_all(body)
+            .map_err(|e| super::errno::from_io(&e))?;
         Ok((json!({}), Vec::new()))
     }
 

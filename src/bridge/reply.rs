@@ -10,6 +10,8 @@ pub struct Failure {
     pub message: String,
     /// For kind `os`: the errno name (`ENOENT`), which the guest maps to its own numbers.
     pub errno: Option<&'static str>,
+    /// More for the guest's exception (a certificate error's verify code, say).
+    pub detail: Option<Value>,
 }
 
 impl Failure {
@@ -18,12 +20,18 @@ impl Failure {
             kind,
             message: message.into(),
             errno: None,
+            detail: None,
         }
+    }
+
+    pub fn with_detail(mut self, detail: Value) -> Self {
+        self.detail = Some(detail);
+        self
     }
 
     /// The meta of the error frame carrying this failure.
     pub fn meta(&self) -> Value {
-        json!({ "kind": self.kind, "message": self.message, "errno": self.errno })
+        json!({ "kind": self.kind, "message": self.message, "errno": self.errno, "detail": self.detail })
     }
 }
 

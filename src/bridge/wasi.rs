@@ -15,7 +15,7 @@ use wiggle::GuestMemory;
 
 const MODULE: &str = "wasi_snapshot_preview1";
 /// WASI errno `fault`: a pointer outside the guest's memory.
-const ERRNO_FAULT: i32 = 21;
+pub(super) const ERRNO_FAULT: i32 = 21;
 /// WASI errnos `io` (what wasmtime-wasi reports for any failed stdio write) and `pipe`.
 const ERRNO_IO: i32 = 29;
 const ERRNO_PIPE: i32 = 64;
@@ -149,7 +149,7 @@ fn shadow_fd_io<T: Send + 'static>(
     Ok(())
 }
 
-/// `poll_oneoff` (plain sleeps see Ctrl-C) and `fd_readdir` (a listing read once).
+/// `poll_oneoff` (plain sleeps see Ctrl-C; sockets are the host's) and `fd_readdir` (a listing read once).
 fn shadow_poll_and_readdir<T: Send + 'static>(
     linker: &mut Linker<T>,
     parts: Parts<T>,
@@ -161,6 +161,10 @@ fn shadow_poll_and_readdir<T: Send + 'static>(
             with_memory(&mut caller, parts, |wasi, bridge, memory| {
                 if let Some(nanos) = plain_sleep(wasi, memory, subs, n) {
                     return sleep(memory, bridge, subs, events, count, nanos);
+                }
+                let call = (subs, events, n, count);
+                if let Some(errno) = super::poll::sockets(wasi, bridge, memory, call)? {
+                    return Ok(errno);
                 }
                 in_tokio(p1::poll_oneoff(
                     wasi,
@@ -365,7 +369,7 @@ fn read_u32(memory: &[u8], ptr: i32) -> Option<u32> {
     Some(u32::from_le_bytes(bytes.try_into().ok()?))
 }
 
-fn write_u32(memory: &mut [u8], ptr: i32, value: u32) -> i32 {
+pub(super) fn write_u32(memory: &mut [u8], ptr: i32, value: u32) -> i32 {
     let start = ptr as u32 as usize;
     match memory.get_mut(start..start + 4) {
         Some(out) => {

@@ -208,7 +208,9 @@ fn wasi_context(
                 mounts: guest.mounts.clone(),
                 shadowed: config.shadowed.clone(),
             };
-            Bridge::new(Some(fd), config.network.clone(), fs).with_spawner(spawner)
+            Bridge::new(Some(fd), config.network.clone(), fs)
+                .with_sandbox(config.sandboxed)
+                .with_spawner(spawner)
         }
         None => Bridge::new(None, Policy::Off, Default::default()),
     };

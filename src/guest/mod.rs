@@ -44,4 +44,6 @@ pub struct BridgeConfig {
     pub network: network::Policy,
     /// Guest directories the runtime's embedded filesystem owns (no host path behind them).
     pub shadowed: Vec<String>,
+    /// A sandboxed guest: its sockets may bind to loopback addresses only.
+    pub sandboxed: bool,
 }

@@ -57,6 +57,7 @@ pub fn decide(found: Found<'_>, profile: Profile<'_>) -> Result<Guest, sandbox::
         host_dir: found.bridge_dir,
         network: found.venv.network(),
         shadowed: found.shadowed,
+        sandboxed: matches!(profile, Profile::Sandbox { .. }),
     };
     let base = Guest {
         env,

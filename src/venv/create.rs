@@ -33,6 +33,10 @@ const SHIMS: &[(&str, &str)] = &[
         include_str!("../../shims/_wasipy_subprocess.py"),
     ),
     ("mmap.py", include_str!("../../shims/mmap.py")),
+    (
+        "_wasipy_socket.py",
+        include_str!("../../shims/_wasipy_socket.py"),
+    ),
 ];
 
 /// How `wasipy venv` was asked to make the venv.
