@@ -80,3 +80,39 @@ def patch_pytest_faulthandler(plugin):
         pass
 
     plugin.pytest_configure = pytest_configure
+
+
+def patch_socketserver(socketserver):
+    """``ThreadingMixIn`` (``python -m http.server``'s server) starts a thread per request.
+    Without threads, serve each request in turn, as the plain servers do."""
+    mixin = socketserver.ThreadingMixIn
+    if getattr(mixin.process_request, "_wasipy", False) or _threads_work():
+        return
+
+    def process_request(self, request, client_address):
+        socketserver.BaseServer.process_request(self, request, client_address)
+
+    process_request._wasipy = True
+    mixin.process_request = process_request
+
+
+def patch_asyncio_executor(base_events):
+    """The default executor runs functions on threads (``run_in_executor(None, ...)``,
+    ``asyncio.to_thread``); without threads, say so at once instead of failing deep in
+    ``concurrent.futures``."""
+    loop = base_events.BaseEventLoop
+    if getattr(loop.run_in_executor, "_wasipy", False) or _threads_work():
+        return
+    run_in_executor = loop.run_in_executor
+
+    def run_in_executor_without_threads(self, executor, func, *args):
+        if executor is None and self._default_executor is None:
+            raise RuntimeError(
+                "run_in_executor() with the default executor (and asyncio.to_thread) needs "
+                "threads, which WASI does not have; call the function directly or pass an "
+                "executor of your own"
+            )
+        return run_in_executor(self, executor, func, *args)
+
+    run_in_executor_without_threads._wasipy = True
+    loop.run_in_executor = run_in_executor_without_threads

@@ -183,6 +183,8 @@ _PATCHES = {
     "subprocess": "_wasipy_subprocess:install",
     "_pytest.capture": "_wasipy_compat:patch_pytest_capture",
     "_pytest.faulthandler": "_wasipy_compat:patch_pytest_faulthandler",
+    "socketserver": "_wasipy_compat:patch_socketserver",
+    "asyncio.base_events": "_wasipy_compat:patch_asyncio_executor",
     "rich.live": "_wasipy_compat:patch_rich_live",
     "pip._vendor.rich.live": "_wasipy_compat:patch_rich_live",
     "rich.progress": "_wasipy_compat:patch_rich_progress",
