@@ -99,7 +99,8 @@ def patch_socketserver(socketserver):
 def patch_asyncio_executor(base_events):
     """The default executor runs functions on threads (``run_in_executor(None, ...)``,
     ``asyncio.to_thread``); without threads, say so at once instead of failing deep in
-    ``concurrent.futures``."""
+    ``concurrent.futures``. Name lookups, which asyncio runs there, are made in the loop
+    (the host answers them)."""
     loop = base_events.BaseEventLoop
     if getattr(loop.run_in_executor, "_wasipy", False) or _threads_work():
         return
@@ -116,3 +117,16 @@ def patch_asyncio_executor(base_events):
 
     run_in_executor_without_threads._wasipy = True
     loop.run_in_executor = run_in_executor_without_threads
+    _resolve_in_loop(loop, base_events.socket)
+
+
+def _resolve_in_loop(loop, socket):
+    """``loop.getaddrinfo``/``getnameinfo`` without the executor."""
+
+    async def getaddrinfo(self, host, port, *, family=0, type=0, proto=0, flags=0):
+        return socket.getaddrinfo(host, port, family, type, proto, flags)
+
+    async def getnameinfo(self, sockaddr, flags=0):
+        return socket.getnameinfo(sockaddr, flags)
+
+    loop.getaddrinfo, loop.getnameinfo = getaddrinfo, getnameinfo

@@ -195,6 +195,7 @@ _PATCHES = {
 # Modules WASI lacks or has only in part, replaced by a shim of our own: name -> shim.
 _REPLACEMENTS = {
     "_socket": "_wasipy_socket",
+    "ssl": "_wasipy_ssl",
 }
 
 

@@ -37,6 +37,8 @@ const SHIMS: &[(&str, &str)] = &[
         "_wasipy_socket.py",
         include_str!("../../shims/_wasipy_socket.py"),
     ),
+    ("_wasipy_ssl.py", include_str!("../../shims/_wasipy_ssl.py")),
+    ("_wasipy_tls.py", include_str!("../../shims/_wasipy_tls.py")),
 ];
 
 /// How `wasipy venv` was asked to make the venv.

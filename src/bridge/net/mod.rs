@@ -41,6 +41,7 @@ pub struct Net {
     next_pending: u64,
     /// TLS over memory buffers (`ssl.MemoryBIO`), by id.
     bios: HashMap<u64, tls::Session>,
+    tls_configs: tls::config::Configs,
     next_bio: u64,
 }
 
@@ -55,6 +56,7 @@ impl Net {
             pending: HashMap::new(),
             next_pending: 0,
             bios: HashMap::new(),
+            tls_configs: Default::default(),
             next_bio: 1,
         }
     }

@@ -118,7 +118,10 @@ fn on_socket(
         "sock.setsockopt" => setsockopt(s, meta, &body),
         "sock.getsockopt" => getsockopt(s, meta),
         "sock.info" => info(s),
-        _ => super::tls::on_socket(sock, op, meta, body, stop),
+        other => Err(Failure::new(
+            "unknown_op",
+            format!("unknown bridge operation `{other}`"),
+        )),
     }
 }
 
