@@ -265,6 +265,12 @@ class SSLSocket(_socket.socket, _Info):
         return self
 
     @property
+    def _sslobj(self):
+        """CPython's TLS state object, which libraries read (httpcore asks it for ALPN):
+        here the socket itself, once wrapped."""
+        return self if self._wrapped else None
+
+    @property
     def context(self):
         return self._context
 

@@ -96,7 +96,11 @@ mod tests {
     fn names_and_messages() {
         let cases: &[(i32, &str, &str)] = &[
             (libc::ECONNREFUSED, "ECONNREFUSED", "Connection refused"),
-            (libc::EINPROGRESS, "EINPROGRESS", "Operation now in progress"),
+            (
+                libc::EINPROGRESS,
+                "EINPROGRESS",
+                "Operation now in progress",
+            ),
             (libc::EPIPE, "EPIPE", "Broken pipe"),
             (libc::EADDRINUSE, "EADDRINUSE", "Address already in use"),
             (libc::EXDEV, "EIO", "Invalid cross-device link"),

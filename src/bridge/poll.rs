@@ -70,12 +70,18 @@ pub fn sockets(
             return Err(stop);
         }
         let now = Instant::now();
-        let step = deadline.map_or(STEP, |(until, _)| until.saturating_duration_since(now).min(STEP));
+        let step = deadline.map_or(STEP, |(until, _)| {
+            until.saturating_duration_since(now).min(STEP)
+        });
         let mut ready = if others.is_empty() {
             socket_events(bridge, &all, step)
         } else {
             let mut ready = socket_events(bridge, &all, Duration::ZERO);
-            let wait = if ready.is_empty() { step } else { Duration::ZERO };
+            let wait = if ready.is_empty() {
+                step
+            } else {
+                Duration::ZERO
+            };
             ready.extend(other_events(wasi, &others, wait)?);
             ready
         };
@@ -100,7 +106,9 @@ fn read_subs(memory: &[u8], subs: i32, n: i32) -> Option<Vec<Sub>> {
     Some(
         bytes
             .chunks_exact(SUB_SIZE)
-            .map(|c| Sub { raw: c.try_into().unwrap() })
+            .map(|c| Sub {
+                raw: c.try_into().unwrap(),
+            })
             .collect(),
     )
 }
@@ -140,14 +148,32 @@ fn socket_events(bridge: &Bridge, subs: &[Sub], wait: Duration) -> Vec<Event> {
         let Some((host_fd, has_plaintext)) = bridge.socket(sub.fd()) else {
             continue;
         };
-        let events = if sub.tag() == TAG_READ { libc::POLLIN } else { libc::POLLOUT };
+        let events = if sub.tag() == TAG_READ {
+            libc::POLLIN
+        } else {
+            libc::POLLOUT
+        };
         polled.push(*sub);
-        fds.push(libc::pollfd { fd: host_fd, events, revents: 0 });
+        fds.push(libc::pollfd {
+            fd: host_fd,
+            events,
+            revents: 0,
+        });
         buffered.push(has_plaintext && sub.tag() == TAG_READ);
     }
-    let wait = if buffered.iter().any(|b| *b) { Duration::ZERO } else { wait };
+    let wait = if buffered.iter().any(|b| *b) {
+        Duration::ZERO
+    } else {
+        wait
+    };
     // SAFETY: a valid array of pollfds of the given length.
-    let _ = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait.as_millis() as i32) };
+    let _ = unsafe {
+        libc::poll(
+            fds.as_mut_ptr(),
+            fds.len() as libc::nfds_t,
+            wait.as_millis() as i32,
+        )
+    };
     polled
         .iter()
         .zip(fds.iter().zip(&buffered))
@@ -161,7 +187,11 @@ fn socket_events(bridge: &Bridge, subs: &[Sub], wait: Duration) -> Vec<Event> {
 }
 
 /// Asks wasmtime-wasi about the other descriptors, waiting up to `wait`.
-fn other_events(wasi: &mut WasiP1Ctx, others: &[Sub], wait: Duration) -> wasmtime::Result<Vec<Event>> {
+fn other_events(
+    wasi: &mut WasiP1Ctx,
+    others: &[Sub],
+    wait: Duration,
+) -> wasmtime::Result<Vec<Event>> {
     let mut scratch = Vec::with_capacity((others.len() + 1) * (SUB_SIZE + EVENT_SIZE) + 8);
     for sub in others {
         scratch.extend_from_slice(&sub.raw);

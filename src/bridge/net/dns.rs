@@ -60,7 +60,15 @@ fn getaddrinfo_op(net: &mut Access, meta: &Meta) -> Reply {
     }
     let list: Vec<Value> = entries
         .iter()
-        .map(|e| json!([e.family, e.socktype, e.proto, e.canonname, addr_json(&e.addr)]))
+        .map(|e| {
+            json!([
+                e.family,
+                e.socktype,
+                e.proto,
+                e.canonname,
+                addr_json(&e.addr)
+            ])
+        })
         .collect();
     Ok((json!({ "entries": list }), Vec::new()))
 }
@@ -120,7 +128,8 @@ pub fn getaddrinfo(
     service: Option<&str>,
     hints: Hints,
 ) -> Result<Vec<Entry>, (i32, String)> {
-    let cstr = |s: &str| CString::new(s).map_err(|_| (libc::EAI_NONAME, gai_message(libc::EAI_NONAME)));
+    let cstr =
+        |s: &str| CString::new(s).map_err(|_| (libc::EAI_NONAME, gai_message(libc::EAI_NONAME)));
     let host = host.map(cstr).transpose()?;
     let service = service.map(cstr).transpose()?;
     // SAFETY: a zeroed addrinfo is a valid "no hints" value.
@@ -177,13 +186,21 @@ unsafe fn socket_addr(addr: *const libc::sockaddr) -> Option<SocketAddr> {
         libc::AF_INET => {
             let a = &*(addr as *const libc::sockaddr_in);
             let ip = Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
-            Some(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(a.sin_port))))
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                ip,
+                u16::from_be(a.sin_port),
+            )))
         }
         libc::AF_INET6 => {
             let a = &*(addr as *const libc::sockaddr_in6);
             let ip = Ipv6Addr::from(a.sin6_addr.s6_addr);
             let port = u16::from_be(a.sin6_port);
-            Some(SocketAddr::V6(SocketAddrV6::new(ip, port, a.sin6_flowinfo, a.sin6_scope_id)))
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                ip,
+                port,
+                a.sin6_flowinfo,
+                a.sin6_scope_id,
+            )))
         }
         _ => None,
     }
@@ -210,7 +227,11 @@ pub fn getnameinfo(addr: SocketAddr, flags: i32) -> Result<(String, String), (i3
         return Err((code, gai_message(code)));
     }
     // SAFETY: getnameinfo wrote NUL-terminated strings into both buffers.
-    let read = |b: &[libc::c_char]| unsafe { CStr::from_ptr(b.as_ptr()) }.to_string_lossy().into_owned();
+    let read = |b: &[libc::c_char]| {
+        unsafe { CStr::from_ptr(b.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
+    };
     Ok((read(&host), read(&service)))
 }
 
@@ -244,15 +265,23 @@ mod tests {
             flags: libc::AI_NUMERICHOST,
             ..hints
         };
-        assert_eq!(getaddrinfo(Some("::1"), None, v6).unwrap()[0].addr.ip(), Ipv6Addr::LOCALHOST);
-        let (code, message) = getaddrinfo(Some("no such name"), None, Hints {
-            flags: libc::AI_NUMERICHOST,
-            ..hints
-        })
+        assert_eq!(
+            getaddrinfo(Some("::1"), None, v6).unwrap()[0].addr.ip(),
+            Ipv6Addr::LOCALHOST
+        );
+        let (code, message) = getaddrinfo(
+            Some("no such name"),
+            None,
+            Hints {
+                flags: libc::AI_NUMERICHOST,
+                ..hints
+            },
+        )
         .unwrap_err();
         assert_eq!(gai_name(code), "EAI_NONAME");
         assert!(!message.is_empty());
-        let (_, service) = getnameinfo("127.0.0.1:443".parse().unwrap(), libc::NI_NUMERICHOST).unwrap();
+        let (_, service) =
+            getnameinfo("127.0.0.1:443".parse().unwrap(), libc::NI_NUMERICHOST).unwrap();
         assert!(service == "https" || service == "443", "{service}");
         assert!(!hostname().is_empty());
     }

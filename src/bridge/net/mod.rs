@@ -178,7 +178,11 @@ mod tests {
         assert!(net.check_lookup("localhost").is_ok());
         assert!(net.check_lookup("127.0.0.1").is_ok());
         let refused = net.check_lookup("evil.example").unwrap_err();
-        assert!(refused.message.contains("wasipy-network"), "{}", refused.message);
+        assert!(
+            refused.message.contains("wasipy-network"),
+            "{}",
+            refused.message
+        );
         assert!(net.check_bind("127.0.0.1".parse().unwrap()).is_ok());
         assert!(net.check_bind("::1".parse().unwrap()).is_ok());
         assert!(net.check_bind("0.0.0.0".parse().unwrap()).is_err());

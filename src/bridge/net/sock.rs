@@ -48,8 +48,14 @@ pub struct Deadline {
 impl Deadline {
     pub fn of(meta: &Meta) -> Self {
         match meta.get("timeout").and_then(Value::as_f64) {
-            None => Deadline { until: None, blocking: true },
-            Some(t) if t <= 0.0 => Deadline { until: None, blocking: false },
+            None => Deadline {
+                until: None,
+                blocking: true,
+            },
+            Some(t) if t <= 0.0 => Deadline {
+                until: None,
+                blocking: false,
+            },
             Some(t) => Deadline {
                 until: Some(Instant::now() + Duration::from_secs_f64(t.min(1e9))),
                 blocking: true,
@@ -73,7 +79,10 @@ pub(super) fn answer(
         "sock.accept" => accept(net, fd, meta, stop),
         "sock.adopt" => {
             let id = int(meta, "pending").ok_or_else(|| bad("`pending` is required"))? as u64;
-            let socket = net.pending.remove(&id).ok_or_else(|| bad("no such pending socket"))?;
+            let socket = net
+                .pending
+                .remove(&id)
+                .ok_or_else(|| bad("no such pending socket"))?;
             adopt(net, fd, socket)
         }
         _ => {
@@ -157,7 +166,9 @@ fn open(net: &mut Net, fd: u32, meta: &Meta) -> Reply {
 
 /// Makes `socket` (non-blocking) the socket of channel `fd`.
 fn adopt(net: &mut Net, fd: u32, socket: Socket) -> Reply {
-    socket.set_nonblocking(true).map_err(|e| errno::from_io(&e))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(|e| errno::from_io(&e))?;
     net.sockets.insert(fd, Sock { socket, tls: None });
     done()
 }
@@ -191,7 +202,10 @@ fn accept(net: &mut Net, fd: u32, meta: &Meta, stop: Option<&AtomicBool>) -> Rep
     let sock = net.sockets.get(&fd).ok_or_else(not_a_socket)?;
     let deadline = Deadline::of(meta);
     let (socket, peer) = blocking(&sock.socket, libc::POLLIN, deadline, stop, |s| s.accept())?;
-    let peer = peer.as_socket().map(|a| addr_json(&a)).unwrap_or(Value::Null);
+    let peer = peer
+        .as_socket()
+        .map(|a| addr_json(&a))
+        .unwrap_or(Value::Null);
     let id = pending(net, socket);
     Ok((json!({ "addr": peer, "pending": id }), Vec::new()))
 }
@@ -247,13 +261,17 @@ fn recv(s: &Socket, meta: &Meta, from: bool, stop: Option<&AtomicBool>) -> Reply
     let mut buf: Vec<MaybeUninit<u8>> = vec![MaybeUninit::uninit(); n];
     let (got, peer) = blocking(s, libc::POLLIN, Deadline::of(meta), stop, |s| {
         if from {
-            s.recv_from_with_flags(&mut buf, flags).map(|(n, a)| (n, Some(a)))
+            s.recv_from_with_flags(&mut buf, flags)
+                .map(|(n, a)| (n, Some(a)))
         } else {
             s.recv_with_flags(&mut buf, flags).map(|n| (n, None))
         }
     })?;
     // SAFETY: the first `got` bytes were written by recv.
-    let data: Vec<u8> = buf[..got].iter().map(|b| unsafe { b.assume_init() }).collect();
+    let data: Vec<u8> = buf[..got]
+        .iter()
+        .map(|b| unsafe { b.assume_init() })
+        .collect();
     let addr = peer
         .and_then(|a| a.as_socket())
         .map(|a| addr_json(&a))
@@ -282,7 +300,10 @@ fn info(s: &Socket) -> Reply {
     let family = s.domain().map(i32::from).unwrap_or(libc::AF_UNIX);
     let kind = s.r#type().map(i32::from).unwrap_or(libc::SOCK_STREAM);
     let proto = s.protocol().ok().flatten().map(i32::from).unwrap_or(0);
-    Ok((json!({ "family": family, "type": kind, "proto": proto }), Vec::new()))
+    Ok((
+        json!({ "family": family, "type": kind, "proto": proto }),
+        Vec::new(),
+    ))
 }
 
 /// The options a guest may set or read (level, name): what programs commonly use.
@@ -352,7 +373,15 @@ fn getsockopt(s: &Socket, meta: &Meta) -> Reply {
     let mut buf = vec![0u8; buflen.unwrap_or(4).max(4)];
     let mut len = buf.len() as libc::socklen_t;
     // SAFETY: a valid socket, a buffer and its length.
-    let rc = unsafe { libc::getsockopt(s.as_raw_fd(), level, name, buf.as_mut_ptr().cast(), &mut len) };
+    let rc = unsafe {
+        libc::getsockopt(
+            s.as_raw_fd(),
+            level,
+            name,
+            buf.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
     if rc != 0 {
         return Err(errno::from_io(&std::io::Error::last_os_error()));
     }
@@ -412,7 +441,12 @@ pub fn blocking<T>(
 
 /// Waits until host descriptor `fd` is ready for `events`, the deadline passes (a
 /// `TimeoutError`) or the guest is being stopped.
-pub fn wait(fd: i32, events: i16, deadline: Deadline, stop: Option<&AtomicBool>) -> Result<(), Failure> {
+pub fn wait(
+    fd: i32,
+    events: i16,
+    deadline: Deadline,
+    stop: Option<&AtomicBool>,
+) -> Result<(), Failure> {
     loop {
         if crate::stop::requested(stop).is_some() {
             return Err(Failure::new("stopped", "stopped"));
@@ -427,7 +461,11 @@ pub fn wait(fd: i32, events: i16, deadline: Deadline, stop: Option<&AtomicBool>)
             }
             None => STEP,
         };
-        let mut poll = libc::pollfd { fd, events, revents: 0 };
+        let mut poll = libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        };
         // SAFETY: one valid pollfd.
         let ready = unsafe { libc::poll(&mut poll, 1, step.as_millis().max(1) as i32) };
         if ready > 0 {

@@ -122,7 +122,8 @@ mod tests {
 
     #[test]
     fn serials_as_openssl_prints_them() {
-        let cases: &[(&[u8], &str)] = &[(&[0x0a, 0xbc], "0ABC"), (&[0x00, 0x80], "80"), (&[0], "00")];
+        let cases: &[(&[u8], &str)] =
+            &[(&[0x0a, 0xbc], "0ABC"), (&[0x00, 0x80], "80"), (&[0], "00")];
         for (raw, text) in cases {
             assert_eq!(serial(raw), *text);
         }

@@ -10,7 +10,10 @@ use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig,
+    SignatureScheme,
+};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -84,7 +87,9 @@ fn provider() -> Arc<CryptoProvider> {
         .clone()
 }
 
-fn versions(settings: &Settings) -> Result<Vec<&'static rustls::SupportedProtocolVersion>, Failure> {
+fn versions(
+    settings: &Settings,
+) -> Result<Vec<&'static rustls::SupportedProtocolVersion>, Failure> {
     let min = settings.min.unwrap_or(MIN_SUPPORTED);
     let max = settings.max.unwrap_or(MAX_SUPPORTED);
     let allows = |v: i32| (min == MIN_SUPPORTED || min <= v) && (max == MAX_SUPPORTED || max >= v);
@@ -96,7 +101,10 @@ fn versions(settings: &Settings) -> Result<Vec<&'static rustls::SupportedProtoco
         list.push(&rustls::version::TLS12);
     }
     if list.is_empty() {
-        return Err(errors::ssl("NO_PROTOCOLS_AVAILABLE", "no protocols available"));
+        return Err(errors::ssl(
+            "NO_PROTOCOLS_AVAILABLE",
+            "no protocols available",
+        ));
     }
     Ok(list)
 }
@@ -115,7 +123,11 @@ fn client(settings: &Settings) -> Result<ClientConfig, Failure> {
             .map_err(|e| errors::ssl("KEY_VALUES_MISMATCH", &e.to_string()))?,
         None => builder.with_no_client_auth(),
     };
-    config.alpn_protocols = settings.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+    config.alpn_protocols = settings
+        .alpn
+        .iter()
+        .map(|p| p.as_bytes().to_vec())
+        .collect();
     Ok(config)
 }
 
@@ -138,12 +150,20 @@ fn server(settings: &Settings) -> Result<ServerConfig, Failure> {
             .map_err(|e| errors::ssl("CERTIFICATE_VERIFY_FAILED", &e.to_string()))?;
         builder.with_client_cert_verifier(verifier)
     };
-    let (chain, key) = own_identity(settings)?
-        .ok_or_else(|| errors::ssl("NO_CERTIFICATE_ASSIGNED", "no certificate assigned (call load_cert_chain)"))?;
+    let (chain, key) = own_identity(settings)?.ok_or_else(|| {
+        errors::ssl(
+            "NO_CERTIFICATE_ASSIGNED",
+            "no certificate assigned (call load_cert_chain)",
+        )
+    })?;
     let mut config = builder
         .with_single_cert(chain, key)
         .map_err(|e| errors::ssl("KEY_VALUES_MISMATCH", &e.to_string()))?;
-    config.alpn_protocols = settings.alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+    config.alpn_protocols = settings
+        .alpn
+        .iter()
+        .map(|p| p.as_bytes().to_vec())
+        .collect();
     Ok(config)
 }
 
@@ -156,7 +176,10 @@ fn own_identity(
     };
     let certs = pem_certs(chain)?;
     if certs.is_empty() {
-        return Err(errors::ssl("PEM_LIB", "no certificate in the certificate file"));
+        return Err(errors::ssl(
+            "PEM_LIB",
+            "no certificate in the certificate file",
+        ));
     }
     let key_pem = settings.key.as_deref().unwrap_or(chain);
     let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
@@ -290,8 +313,16 @@ mod tests {
             (Some(0x301), Some(0x302), 0),
         ];
         for (min, max, count) in cases {
-            let settings = Settings { min: *min, max: *max, ..Settings::default() };
-            assert_eq!(versions(&settings).map(|v| v.len()).unwrap_or(0), *count, "{min:?} {max:?}");
+            let settings = Settings {
+                min: *min,
+                max: *max,
+                ..Settings::default()
+            };
+            assert_eq!(
+                versions(&settings).map(|v| v.len()).unwrap_or(0),
+                *count,
+                "{min:?} {max:?}"
+            );
         }
     }
 }

@@ -30,7 +30,10 @@ pub fn ssl(reason: &'static str, text: &str) -> Failure {
 pub fn eof() -> Failure {
     Failure {
         errno: Some("UNEXPECTED_EOF_WHILE_READING"),
-        ..Failure::new("ssl_eof", format!("EOF occurred in violation of protocol {WHERE}"))
+        ..Failure::new(
+            "ssl_eof",
+            format!("EOF occurred in violation of protocol {WHERE}"),
+        )
     }
 }
 
@@ -49,7 +52,10 @@ pub fn want(read: bool) -> Failure {
     } else {
         ("ssl_want_write", "write")
     };
-    Failure::new(kind, format!("The operation did not complete ({what}) {WHERE}"))
+    Failure::new(
+        kind,
+        format!("The operation did not complete ({what}) {WHERE}"),
+    )
 }
 
 /// A rustls error as the `ssl` exception CPython raises for the same failure.
@@ -63,9 +69,10 @@ pub fn from_rustls(err: &rustls::Error, hostname: Option<&str>) -> Failure {
                 ..Failure::new("ssl", format!("[SSL: {reason}] {text} {WHERE}"))
             }
         }
-        rustls::Error::NoCertificatesPresented => {
-            ssl("PEER_DID_NOT_RETURN_A_CERTIFICATE", "peer did not return a certificate")
-        }
+        rustls::Error::NoCertificatesPresented => ssl(
+            "PEER_DID_NOT_RETURN_A_CERTIFICATE",
+            "peer did not return a certificate",
+        ),
         rustls::Error::PeerIncompatible(_) => ssl("NO_SHARED_CIPHER", &err.to_string()),
         other => ssl("SSL_ERROR_SSL", &other.to_string()),
     }
@@ -74,7 +81,9 @@ pub fn from_rustls(err: &rustls::Error, hostname: Option<&str>) -> Failure {
 /// A certificate error: `ssl.SSLCertVerificationError` with OpenSSL's verify code.
 fn verify(err: &CertificateError, hostname: Option<&str>) -> Failure {
     let (code, text) = match err {
-        CertificateError::UnknownIssuer => (20, "unable to get local issuer certificate".to_owned()),
+        CertificateError::UnknownIssuer => {
+            (20, "unable to get local issuer certificate".to_owned())
+        }
         CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => (
             62,
             format!(
@@ -90,7 +99,10 @@ fn verify(err: &CertificateError, hostname: Option<&str>) -> Failure {
         }
         CertificateError::Revoked => (23, "certificate revoked".to_owned()),
         CertificateError::BadSignature => (7, "certificate signature failure".to_owned()),
-        other => (1, format!("unspecified certificate verification error ({other:?})")),
+        other => (
+            1,
+            format!("unspecified certificate verification error ({other:?})"),
+        ),
     };
     Failure {
         errno: Some("CERTIFICATE_VERIFY_FAILED"),
@@ -107,16 +119,29 @@ fn alert_names(alert: AlertDescription) -> (&'static str, String) {
     let (reason, name) = match alert {
         AlertDescription::UnknownCA => ("TLSV1_ALERT_UNKNOWN_CA", "unknown ca"),
         AlertDescription::BadCertificate => ("SSLV3_ALERT_BAD_CERTIFICATE", "bad certificate"),
-        AlertDescription::CertificateExpired => ("SSLV3_ALERT_CERTIFICATE_EXPIRED", "certificate expired"),
-        AlertDescription::HandshakeFailure => ("SSLV3_ALERT_HANDSHAKE_FAILURE", "handshake failure"),
+        AlertDescription::CertificateExpired => {
+            ("SSLV3_ALERT_CERTIFICATE_EXPIRED", "certificate expired")
+        }
+        AlertDescription::HandshakeFailure => {
+            ("SSLV3_ALERT_HANDSHAKE_FAILURE", "handshake failure")
+        }
         AlertDescription::ProtocolVersion => ("TLSV1_ALERT_PROTOCOL_VERSION", "protocol version"),
-        AlertDescription::CertificateRequired => ("TLSV13_ALERT_CERTIFICATE_REQUIRED", "certificate required"),
-        AlertDescription::NoApplicationProtocol => ("TLSV1_ALERT_NO_APPLICATION_PROTOCOL", "no application protocol"),
+        AlertDescription::CertificateRequired => {
+            ("TLSV13_ALERT_CERTIFICATE_REQUIRED", "certificate required")
+        }
+        AlertDescription::NoApplicationProtocol => (
+            "TLSV1_ALERT_NO_APPLICATION_PROTOCOL",
+            "no application protocol",
+        ),
         AlertDescription::DecryptError => ("TLSV1_ALERT_DECRYPT_ERROR", "decrypt error"),
         AlertDescription::InternalError => ("TLSV1_ALERT_INTERNAL_ERROR", "internal error"),
         _ => ("TLSV1_ALERT", "alert"),
     };
-    let prefix = if reason.starts_with("SSLV3") { "sslv3 alert" } else { "tlsv1 alert" };
+    let prefix = if reason.starts_with("SSLV3") {
+        "sslv3 alert"
+    } else {
+        "tlsv1 alert"
+    };
     (reason, format!("{prefix} {name}"))
 }
 
@@ -136,8 +161,16 @@ mod tests {
             &rustls::Error::InvalidCertificate(CertificateError::NotValidForName),
             Some("wrong.example"),
         );
-        assert!(name.message.contains("Hostname mismatch, certificate is not valid for 'wrong.example'."));
-        let alert = from_rustls(&rustls::Error::AlertReceived(AlertDescription::UnknownCA), None);
-        assert_eq!(alert.message, "[SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca (_ssl.c:1000)");
+        assert!(name
+            .message
+            .contains("Hostname mismatch, certificate is not valid for 'wrong.example'."));
+        let alert = from_rustls(
+            &rustls::Error::AlertReceived(AlertDescription::UnknownCA),
+            None,
+        );
+        assert_eq!(
+            alert.message,
+            "[SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca (_ssl.c:1000)"
+        );
     }
 }

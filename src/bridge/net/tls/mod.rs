@@ -44,7 +44,8 @@ impl Session {
         let hostname = text(meta, "hostname").map(str::to_owned);
         let conn = if meta.get("server_side").and_then(Value::as_bool) == Some(true) {
             let config = net.tls_configs.server(&key, &settings)?;
-            let server = ServerConnection::new(config).map_err(|e| errors::from_rustls(&e, None))?;
+            let server =
+                ServerConnection::new(config).map_err(|e| errors::from_rustls(&e, None))?;
             Connection::Server(server)
         } else {
             let config = net.tls_configs.client(&key, &settings)?;
@@ -54,7 +55,8 @@ impl Session {
                 // No name to check or send (check_hostname is off): the guest checked that.
                 None => ServerName::IpAddress(std::net::Ipv4Addr::UNSPECIFIED.into()),
             };
-            let client = ClientConnection::new(config, name).map_err(|e| errors::from_rustls(&e, None))?;
+            let client =
+                ClientConnection::new(config, name).map_err(|e| errors::from_rustls(&e, None))?;
             Connection::Client(client)
         };
         Ok(Self {
@@ -217,7 +219,11 @@ impl Wire<'_> {
     /// Gives `conn` more received TLS bytes; `false` at the end of the transport.
     fn fill(&mut self, conn: &mut Connection) -> Result<bool, Failure> {
         match self {
-            Wire::Socket { socket, deadline, stop } => loop {
+            Wire::Socket {
+                socket,
+                deadline,
+                stop,
+            } => loop {
                 let mut reader: &Socket = socket;
                 match conn.read_tls(&mut reader) {
                     Ok(n) => return Ok(n > 0),
@@ -247,7 +253,11 @@ impl Wire<'_> {
     fn flush(&mut self, conn: &mut Connection) -> Result<(), Failure> {
         while conn.wants_write() {
             match self {
-                Wire::Socket { socket, deadline, stop } => {
+                Wire::Socket {
+                    socket,
+                    deadline,
+                    stop,
+                } => {
                     let mut writer: &Socket = socket;
                     match conn.write_tls(&mut writer) {
                         Ok(_) => {}
@@ -278,7 +288,12 @@ fn sock_fd(socket: &Socket) -> i32 {
 
 /// Runs `action` (`handshake`, `read`, `write`, `shutdown`) of `session`: the plaintext
 /// read (or nothing) and the count written.
-fn run(session: &mut Session, wire: &mut Wire<'_>, meta: &Meta, payload: &[u8]) -> Result<(Vec<u8>, usize), Failure> {
+fn run(
+    session: &mut Session,
+    wire: &mut Wire<'_>,
+    meta: &Meta,
+    payload: &[u8],
+) -> Result<(Vec<u8>, usize), Failure> {
     match text(meta, "action").unwrap_or("") {
         "handshake" => session.handshake(wire).map(|()| (Vec::new(), 0)),
         "read" => {
@@ -324,7 +339,10 @@ pub(super) fn answer(
         }
         (_, true) => {
             let id = bio_id(meta)?;
-            let session = net.bios.get_mut(&id).ok_or_else(|| bad("no such TLS session"))?;
+            let session = net
+                .bios
+                .get_mut(&id)
+                .ok_or_else(|| bad("no such TLS session"))?;
             bio_op(session, op, meta, body)
         }
         (_, false) => {
@@ -385,7 +403,13 @@ fn bio_op(session: &mut Session, op: &str, meta: &Meta, body: Vec<u8>) -> Reply 
 
 /// A step of the TLS session over channel's socket: the host reads and writes the socket,
 /// blocking as the guest socket's timeout says.
-fn socket_op(sock: &mut Sock, op: &str, meta: &Meta, body: &[u8], stop: Option<&AtomicBool>) -> Reply {
+fn socket_op(
+    sock: &mut Sock,
+    op: &str,
+    meta: &Meta,
+    body: &[u8],
+    stop: Option<&AtomicBool>,
+) -> Reply {
     let Sock { socket, tls } = sock;
     let session = tls
         .as_mut()
