@@ -1,13 +1,15 @@
-"""HTTP(S) for guest code, carried by the wasipy host bridge.
+"""pip's HTTP(S), carried by the wasipy host bridge: a fast path kept for pip alone.
 
-WASI preview 1 cannot open connections and this runtime has no ``ssl``, so the launcher
-does the HTTP with its own client (system certificates, proxies, credentials) and this
-module plugs it in where Python code expects a network:
+Guest code reaches the network through sockets and ``ssl`` (``_wasipy_socket``,
+``_wasipy_ssl``) like any Python. pip keeps this request-level path because it measured
+faster (one bridge call per request instead of a socket and TLS session per connection)
+and because the host then checks the real target host against the venv's network setting
+even when a proxy carries the request:
 
-* ``urllib.request``: its HTTP handler (and an HTTPS handler) open URLs through the bridge;
-* ``requests`` (pip's vendored copy and a user-installed one): ``HTTPAdapter.send`` sends
-  through the bridge, keeping requests' retries, redirects, caching and decoding;
-* pip: TLS counts as available, and truststore (which needs ``ssl``) is left out quietly.
+* ``pip._vendor.requests``: ``HTTPAdapter.send`` sends through the bridge, keeping
+  requests' retries, redirects, caching and decoding;
+* pip: TLS counts as available (its check looks for ``_ssl``), and truststore (which needs
+  ``_ssl``) is left out quietly: the host verifies with the system store.
 
 The host follows no redirects and decodes nothing, so each library keeps its own rules.
 Failures surface as the exceptions those libraries raise for a real network error.
@@ -204,61 +206,7 @@ def request(method, url, headers=(), body=None, timeout=(None, None), proxy=None
     return Response(head, first)
 
 
-# -- urllib.request --------------------------------------------------------------------
-
-
-def _socket_error(err):
-    """The OSError a socket would have raised, for ``URLError.reason``."""
-    import socket
-
-    if err.kind == "dns":
-        return socket.gaierror(-2, f"Name or service not known ({err})")
-    if err.kind == "connect":
-        return ConnectionRefusedError(111, f"Connection refused ({err})")
-    return err
-
-
-def _urlopen(req):
-    from urllib.error import URLError
-
-    if not req.host:
-        raise URLError("no host given")
-    headers = dict(req.unredirected_hdrs)
-    headers.update((k, v) for k, v in req.headers.items() if k not in headers)
-    headers["Connection"] = "close"
-    # The host applies the same proxy settings (from the same environment) itself.
-    pairs = [(k.title(), v) for k, v in headers.items() if k.title() != "Proxy-Authorization"]
-    timeout = req.timeout if isinstance(req.timeout, (int, float)) else None
-    try:
-        response = request(req.get_method(), req.full_url, pairs, req.data, (timeout, timeout))
-    except bridge.BridgeError as err:
-        raise URLError(_socket_error(err)) from None
-    response.msg = response.reason  # urllib.request's convention
-    return response
-
-
-def patch_urllib(module):
-    """Makes ``urllib.request`` open http and https URLs through the bridge."""
-    base = module.HTTPHandler
-
-    class HTTPHandler(base):
-        def __init__(self, debuglevel=None, context=None, check_hostname=None):
-            super().__init__(debuglevel)
-
-        def http_open(self, req):
-            return _urlopen(req)
-
-        https_open = http_open
-        https_request = module.AbstractHTTPHandler.do_request_
-
-    HTTPHandler.__qualname__ = HTTPHandler.__name__ = "HTTPHandler"
-    module.HTTPHandler = HTTPHandler
-    module.HTTPSHandler = HTTPHandler
-    if "HTTPSHandler" not in module.__all__:
-        module.__all__.append("HTTPSHandler")
-
-
-# -- requests (pip's vendored copy, or a user-installed one) -----------------------------
+# -- requests (pip's vendored copy) ---------------------------------------------------
 
 
 def _timeouts(adapters, timeout):

@@ -175,8 +175,6 @@ def _add_system():
 
 # Modules patched right after they are first imported: name -> "module:function".
 _PATCHES = {
-    "urllib.request": "_wasipy_http:patch_urllib",
-    "requests.adapters": "_wasipy_http:patch_requests",
     "pip._vendor.requests.adapters": "_wasipy_http:patch_requests",
     "pip._internal.models.search_scope": "_wasipy_http:patch_pip_search_scope",
     "pip._internal.cli.index_command": "_wasipy_http:patch_pip_index_command",

@@ -24,17 +24,23 @@ fn all_shims() -> String {
     names.iter().map(|n| shim(n)).collect::<Vec<_>>().join("\n")
 }
 
-/// The quoted string after each `call(` (the operation a shim sends).
+/// The operation each bridge call in the shims sends: the first quoted string among the
+/// arguments of a `call(`, `_call(` (a descriptor first) or a socket's `_do(`.
 fn operations_called(source: &str) -> Vec<String> {
     let mut ops = Vec::new();
-    let mut rest = source;
-    while let Some(at) = rest.find("call(") {
-        rest = &rest[at + "call(".len()..];
-        let arg = rest.trim_start();
-        if let Some(quoted) = arg.strip_prefix('"') {
-            ops.push(quoted.split('"').next().unwrap().to_owned());
+    for opener in ["call(", "_do("] {
+        let mut rest = source;
+        while let Some(at) = rest.find(opener) {
+            rest = &rest[at + opener.len()..];
+            let args = &rest[..rest.find(')').unwrap_or(rest.len())];
+            let first = args.split('"').nth(1);
+            if let Some(op) = first.filter(|op| *op == "ping" || op.contains('.')) {
+                ops.push(op.to_owned());
+            }
         }
     }
+    ops.sort();
+    ops.dedup();
     ops
 }
 

@@ -15,6 +15,7 @@ pub mod errno;
 pub mod frame;
 pub mod fs;
 pub mod http;
+mod memory;
 pub mod net;
 pub mod poll;
 pub mod proc;
@@ -413,7 +414,9 @@ mod tests {
         let mut bridge = Bridge::new(Some(3), Policy::Off, fs::Table::default());
         bridge.opened(3, 5);
         for op in OPERATIONS.iter().chain(&["http.nope"]) {
-            bridge.write(5, &frame::encode(Kind::Request, &json!({ "op": op }), b""));
+            // A zero timeout: socket operations on the channel must not wait for a peer.
+            let request = json!({ "op": op, "timeout": 0 });
+            bridge.write(5, &frame::encode(Kind::Request, &request, b""));
             let reply = reply_of(&mut bridge, 5);
             let unknown = reply.meta.get("kind") == Some(&json!("unknown_op"));
             assert_eq!(unknown, !OPERATIONS.contains(op), "{op}");

@@ -2,6 +2,7 @@
 //! polling their host sockets, so `select`, `selectors` and asyncio's loop wait on them as
 //! on any descriptor. Other descriptors in the same call still go to wasmtime-wasi.
 
+use super::memory::{write_u32, ERRNO_FAULT};
 use super::Bridge;
 use std::time::{Duration, Instant};
 use wasmtime_wasi::p1::wasi_snapshot_preview1 as p1;
@@ -233,7 +234,7 @@ fn write_events(memory: &mut [u8], events: i32, count: i32, n: i32, ready: &[Eve
     let ready = &ready[..ready.len().min(n as u32 as usize)];
     let start = events as u32 as usize;
     let Some(out) = memory.get_mut(start..start + ready.len() * EVENT_SIZE) else {
-        return super::wasi::ERRNO_FAULT;
+        return ERRNO_FAULT;
     };
     for (slot, event) in out.chunks_exact_mut(EVENT_SIZE).zip(ready) {
         slot.fill(0);
@@ -244,5 +245,5 @@ fn write_events(memory: &mut [u8], events: i32, count: i32, n: i32, ready: &[Eve
             slot[24..26].copy_from_slice(&u16::from(event.hangup).to_le_bytes());
         }
     }
-    super::wasi::write_u32(memory, count, ready.len() as u32)
+    write_u32(memory, count, ready.len() as u32)
 }

@@ -5,6 +5,7 @@
 //! The originals are wasmtime-wasi's own generated functions, called with the guest's
 //! memory exactly as its linker glue does (including the host-call fuel it expects).
 
+use super::memory::{gather, iovecs, read_u32, slice, write_u32, ERRNO_FAULT};
 use super::readdir::{Listing, Listings};
 use super::Bridge;
 use wasmtime::{AsContextMut, Caller, Extern, Linker};
@@ -14,8 +15,6 @@ use wasmtime_wasi::runtime::in_tokio;
 use wiggle::GuestMemory;
 
 const MODULE: &str = "wasi_snapshot_preview1";
-/// WASI errno `fault`: a pointer outside the guest's memory.
-pub(super) const ERRNO_FAULT: i32 = 21;
 /// WASI errnos `io` (what wasmtime-wasi reports for any failed stdio write) and `pipe`.
 const ERRNO_IO: i32 = 29;
 const ERRNO_PIPE: i32 = 64;
@@ -357,49 +356,6 @@ fn reader_gone(fd: i32) -> bool {
     // SAFETY: one valid pollfd, no waiting.
     let ready = unsafe { libc::poll(&mut poll, 1, 0) };
     ready > 0 && poll.revents & libc::POLLERR != 0
-}
-
-fn slice(memory: &[u8], ptr: i32, len: usize) -> Option<&[u8]> {
-    let start = ptr as u32 as usize;
-    memory.get(start..start.checked_add(len)?)
-}
-
-fn read_u32(memory: &[u8], ptr: i32) -> Option<u32> {
-    let bytes = slice(memory, ptr, 4)?;
-    Some(u32::from_le_bytes(bytes.try_into().ok()?))
-}
-
-pub(super) fn write_u32(memory: &mut [u8], ptr: i32, value: u32) -> i32 {
-    let start = ptr as u32 as usize;
-    match memory.get_mut(start..start + 4) {
-        Some(out) => {
-            out.copy_from_slice(&value.to_le_bytes());
-            0
-        }
-        None => ERRNO_FAULT,
-    }
-}
-
-/// The (pointer, length) pairs of an iovec array.
-fn iovecs(memory: &[u8], iovs: i32, len: i32) -> Option<Vec<(i32, usize)>> {
-    (0..len as u32)
-        .map(|i| {
-            let at = (iovs as u32).checked_add(i.checked_mul(8)?)? as i32;
-            Some((
-                read_u32(memory, at)? as i32,
-                read_u32(memory, at + 4)? as usize,
-            ))
-        })
-        .collect()
-}
-
-/// Concatenates what an iovec array points at; `None` if any part is out of bounds.
-fn gather(memory: &[u8], iovs: i32, len: i32) -> Option<Vec<u8>> {
-    let mut data = Vec::new();
-    for (ptr, n) in iovecs(memory, iovs, len)? {
-        data.extend_from_slice(slice(memory, ptr, n)?);
-    }
-    Some(data)
 }
 
 /// Fills an iovec array from the channel's pending reply; writes the count to `read`.

@@ -1,7 +1,8 @@
 //! Name lookups by the host's resolver (`getaddrinfo`, `getnameinfo`, `gethostname`), with
 //! the venv's network setting applied to the names looked up.
 
-use super::{bad, int, text, Access, Meta};
+use super::access::Access;
+use super::meta::{bad, int, text, unknown, Meta};
 use crate::bridge::reply::{Failure, Reply};
 use serde_json::{json, Value};
 use std::ffi::{CStr, CString};
@@ -31,10 +32,7 @@ pub(super) fn answer(net: &mut Access, op: &str, meta: &Meta) -> Reply {
         "dns.getaddrinfo" => getaddrinfo_op(net, meta),
         "dns.getnameinfo" => getnameinfo_op(net, meta),
         "dns.gethostname" => Ok((json!({ "name": hostname() }), Vec::new())),
-        other => Err(Failure::new(
-            "unknown_op",
-            format!("unknown bridge operation `{other}`"),
-        )),
+        other => Err(unknown(other)),
     }
 }
 
@@ -55,7 +53,9 @@ fn getaddrinfo_op(net: &mut Access, meta: &Meta) -> Reply {
         flags: int(meta, "flags").unwrap_or(0) as i32,
     };
     let entries = getaddrinfo(host, service.as_deref(), hints).map_err(gai_failure)?;
-    if host.is_some() {
+    // Only a name the setting allows vouches for its addresses: a literal address or
+    // `localhost` may be looked up freely but gains no permission to connect.
+    if host.is_some_and(|h| net.rules.policy.allows(h)) {
         net.resolved.extend(entries.iter().map(|e| e.addr.ip()));
     }
     let list: Vec<Value> = entries

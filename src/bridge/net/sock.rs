@@ -1,68 +1,22 @@
 //! Socket operations on host sockets (always non-blocking on the host): the guest's blocking
 //! and timeout semantics are applied here, waiting in short steps so Ctrl-C still stops it.
 
+use super::access::Access;
 use super::dns::addr_json;
-use super::{bad, int, tls, Access, Meta, Net};
+use super::meta::{bad, int, unknown, Meta};
+use super::state::{Net, Sock};
+use super::wait::{blocking, wait, Deadline};
 use crate::bridge::errno;
 use crate::bridge::reply::{Failure, Reply};
 use serde_json::{json, Value};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use std::io::ErrorKind;
 use std::mem::MaybeUninit;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
 
 /// Largest receive a single request may ask for.
 const MAX_RECV: usize = 1 << 20;
-/// How long one wait step lasts before the stop flag is looked at again.
-const STEP: Duration = Duration::from_millis(20);
-
-/// One guest socket.
-pub struct Sock {
-    pub socket: Socket,
-    /// TLS over this socket (`ssl.SSLSocket`), once wrapped.
-    pub tls: Option<tls::Session>,
-}
-
-impl Sock {
-    pub fn raw_fd(&self) -> i32 {
-        self.socket.as_raw_fd()
-    }
-
-    /// Whether TLS holds decrypted bytes the guest has not read yet.
-    pub fn buffered(&self) -> bool {
-        self.tls.as_ref().is_some_and(tls::Session::has_plaintext)
-    }
-}
-
-/// How long a guest operation may block: from `timeout` in the request's meta (`null`:
-/// for ever, `0`: not at all, as `settimeout` means).
-#[derive(Clone, Copy)]
-pub struct Deadline {
-    pub until: Option<Instant>,
-    pub blocking: bool,
-}
-
-impl Deadline {
-    pub fn of(meta: &Meta) -> Self {
-        match meta.get("timeout").and_then(Value::as_f64) {
-            None => Deadline {
-                until: None,
-                blocking: true,
-            },
-            Some(t) if t <= 0.0 => Deadline {
-                until: None,
-                blocking: false,
-            },
-            Some(t) => Deadline {
-                until: Some(Instant::now() + Duration::from_secs_f64(t.min(1e9))),
-                blocking: true,
-            },
-        }
-    }
-}
 
 pub(super) fn answer(
     net: &mut Net,
@@ -127,10 +81,7 @@ fn on_socket(
         "sock.setsockopt" => setsockopt(s, meta, &body),
         "sock.getsockopt" => getsockopt(s, meta),
         "sock.info" => info(s),
-        other => Err(Failure::new(
-            "unknown_op",
-            format!("unknown bridge operation `{other}`"),
-        )),
+        other => Err(unknown(other)),
     }
 }
 
@@ -416,60 +367,4 @@ pub fn address(meta: &Meta) -> Result<SocketAddr, Failure> {
         v6.set_scope_id(parts.get(3).and_then(Value::as_u64).unwrap_or(0) as u32);
     }
     Ok(addr)
-}
-
-/// Runs `op` on the non-blocking socket, waiting for `events` as `deadline` allows whenever
-/// it would block.
-pub fn blocking<T>(
-    s: &Socket,
-    events: i16,
-    deadline: Deadline,
-    stop: Option<&AtomicBool>,
-    mut op: impl FnMut(&Socket) -> std::io::Result<T>,
-) -> Result<T, Failure> {
-    loop {
-        match op(s) {
-            Ok(value) => return Ok(value),
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) if e.kind() == ErrorKind::WouldBlock && deadline.blocking => {
-                wait(s.as_raw_fd(), events, deadline, stop)?;
-            }
-            Err(e) => return Err(errno::from_io(&e)),
-        }
-    }
-}
-
-/// Waits until host descriptor `fd` is ready for `events`, the deadline passes (a
-/// `TimeoutError`) or the guest is being stopped.
-pub fn wait(
-    fd: i32,
-    events: i16,
-    deadline: Deadline,
-    stop: Option<&AtomicBool>,
-) -> Result<(), Failure> {
-    loop {
-        if crate::stop::requested(stop).is_some() {
-            return Err(Failure::new("stopped", "stopped"));
-        }
-        let step = match deadline.until {
-            Some(until) => {
-                let now = Instant::now();
-                if now >= until {
-                    return Err(Failure::new("timeout", "timed out"));
-                }
-                (until - now).min(STEP)
-            }
-            None => STEP,
-        };
-        let mut poll = libc::pollfd {
-            fd,
-            events,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        let ready = unsafe { libc::poll(&mut poll, 1, step.as_millis().max(1) as i32) };
-        if ready > 0 {
-            return Ok(());
-        }
-    }
 }
