@@ -18,30 +18,49 @@ pub struct Table {
     pub shadowed: Vec<String>,
 }
 
+/// wasmtime-wasi numbers preopens from 3 in the order they were added: the mounts', in order.
+pub const FIRST_PREOPEN: u32 = 3;
+
 impl Table {
+    /// The mount behind normalized absolute guest path `guest` (the longest that holds it,
+    /// unless the runtime's embedded filesystem claims the path) and the path inside it.
+    pub fn mount_of(&self, guest: &str) -> Option<(usize, String)> {
+        let guest = Path::new(guest);
+        let (index, mount) = self
+            .mounts
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| guest.starts_with(&m.guest))
+            .max_by_key(|(_, m)| m.guest.len())?;
+        let shadow = self
+            .shadowed
+            .iter()
+            .filter(|s| guest.starts_with(s))
+            .map(String::len)
+            .max();
+        if shadow.is_some_and(|s| mount.guest.len() <= s) {
+            return None;
+        }
+        let rest = guest.strip_prefix(&mount.guest).ok()?;
+        Some((index, rest.to_str()?.to_owned()))
+    }
+
+    /// The mount whose preopen is wasmtime descriptor `fd`.
+    pub fn mount_at(&self, fd: i32) -> Option<usize> {
+        let index = u32::try_from(fd).ok()?.checked_sub(FIRST_PREOPEN)? as usize;
+        (index < self.mounts.len()).then_some(index)
+    }
+
     /// The host path behind absolute guest path `guest`, for a request that changes it.
     pub fn writable_host_path(&self, guest: &str) -> Result<PathBuf, Failure> {
         if !guest.starts_with('/') || guest.contains('\0') {
             return Err(errno::os("EINVAL", "not an absolute path"));
         }
         let guest_path = normalize(Path::new(guest));
-        let best = self
-            .mounts
-            .iter()
-            .filter(|m| guest_path.starts_with(&m.guest))
-            .max_by_key(|m| m.guest.len());
-        let shadow = self
-            .shadowed
-            .iter()
-            .filter(|s| guest_path.starts_with(s))
-            .map(String::len)
-            .max();
-        let Some(mount) = best.filter(|m| shadow.is_none_or(|s| m.guest.len() > s)) else {
+        let Some((index, rest)) = guest_path.to_str().and_then(|p| self.mount_of(p)) else {
             return Err(errno::os("EROFS", "not a host path"));
         };
-        let rest = guest_path
-            .strip_prefix(&mount.guest)
-            .unwrap_or(Path::new(""));
+        let mount = &self.mounts[index];
         let host = mount.host.join(rest);
         let real = std::fs::canonicalize(&host).map_err(|e| errno::from_io(&e))?;
         let root = std::fs::canonicalize(&mount.host).map_err(|e| errno::from_io(&e))?;

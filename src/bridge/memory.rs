@@ -1,8 +1,46 @@
-//! Reading and writing the guest's linear memory for the shadowed WASI calls: bounds-checked
-//! slices, little-endian words and iovec arrays.
+//! The guest's linear memory for the shadowed WASI calls: reaching it from a host function
+//! (with the WASI context and the bridge), bounds-checked slices, little-endian words and
+//! iovec arrays.
+
+use super::Bridge;
+use wasmtime::{AsContextMut, Caller, Extern};
+use wasmtime_wasi::p1::wasi_snapshot_preview1 as p1;
+use wasmtime_wasi::p1::WasiP1Ctx;
+
+/// The module whose imports are shadowed.
+pub const MODULE: &str = "wasi_snapshot_preview1";
+
+/// Projects the store's state to the WASI context and the bridge.
+pub type Parts<T> = fn(&mut T) -> (&mut WasiP1Ctx, &mut Bridge);
 
 /// WASI errno `fault`: a pointer outside the guest's memory.
 pub const ERRNO_FAULT: i32 = 21;
+
+/// Runs `f` with the WASI context, the bridge and the guest's memory, as wasmtime-wasi's
+/// glue would (it reads the host-call fuel from the store before every call).
+pub fn with_memory<T>(
+    caller: &mut Caller<'_, T>,
+    parts: Parts<T>,
+    f: impl FnOnce(&mut WasiP1Ctx, &mut Bridge, &mut [u8]) -> wasmtime::Result<i32>,
+) -> wasmtime::Result<i32> {
+    let fuel = caller.as_context_mut().hostcall_fuel();
+    let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
+        wasmtime::bail!("the guest exports no memory");
+    };
+    let (bytes, state) = memory.data_and_store_mut(caller);
+    let (wasi, bridge) = parts(state);
+    // A guest asked to stop (Ctrl-C, a parent's kill) ends at its next I/O call, and after
+    // one that was waiting (a child's exit, a bridge reply) when the request came.
+    if let Some(stop) = bridge.stop_requested() {
+        return Err(stop);
+    }
+    <WasiP1Ctx as p1::WasiSnapshotPreview1>::set_hostcall_fuel(wasi, fuel);
+    let result = f(wasi, bridge, bytes);
+    match bridge.stop_requested() {
+        Some(stop) => Err(stop),
+        None => result,
+    }
+}
 
 pub fn slice(memory: &[u8], ptr: i32, len: usize) -> Option<&[u8]> {
     let start = ptr as u32 as usize;

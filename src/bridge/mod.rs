@@ -15,8 +15,10 @@ pub mod errno;
 pub mod frame;
 pub mod fs;
 pub mod http;
+pub mod links;
 mod memory;
 pub mod net;
+mod paths;
 pub mod poll;
 pub mod proc;
 pub mod readdir;
@@ -93,6 +95,8 @@ pub struct Bridge {
     listings: readdir::Listings,
     /// The guest's sockets and TLS sessions.
     net: net::Net,
+    /// Whether the guest is sandboxed (its root is not the host's).
+    sandboxed: bool,
 }
 
 /// One open channel: request bytes not yet parsed, reply bytes not yet read.
@@ -118,13 +122,24 @@ impl Bridge {
             procs: proc::Procs::default(),
             kill: None,
             listings: readdir::Listings::default(),
+            sandboxed: false,
         }
     }
 
     /// A sandboxed guest may bind sockets to loopback addresses only.
     pub fn with_sandbox(mut self, sandboxed: bool) -> Self {
         self.net.set_bind_loopback_only(sandboxed);
+        self.sandboxed = sandboxed;
         self
+    }
+
+    /// The run's mounts, as the guest sees them.
+    pub fn fs_table(&self) -> &fs::Table {
+        &self.fs
+    }
+
+    pub fn sandboxed(&self) -> bool {
+        self.sandboxed
     }
 
     pub fn with_kill(mut self, kill: Option<Arc<AtomicBool>>) -> Self {

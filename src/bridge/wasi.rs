@@ -5,78 +5,30 @@
 //! The originals are wasmtime-wasi's own generated functions, called with the guest's
 //! memory exactly as its linker glue does (including the host-call fuel it expects).
 
-use super::memory::{gather, iovecs, read_u32, slice, write_u32, ERRNO_FAULT};
+use super::memory::{gather, iovecs, slice, with_memory, write_u32, ERRNO_FAULT};
+pub use super::memory::{Parts, MODULE};
 use super::readdir::{Listing, Listings};
 use super::Bridge;
-use wasmtime::{AsContextMut, Caller, Extern, Linker};
+use wasmtime::{Caller, Linker};
 use wasmtime_wasi::p1::wasi_snapshot_preview1 as p1;
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::runtime::in_tokio;
 use wiggle::GuestMemory;
 
-const MODULE: &str = "wasi_snapshot_preview1";
 /// WASI errnos `io` (what wasmtime-wasi reports for any failed stdio write) and `pipe`.
 const ERRNO_IO: i32 = 29;
 const ERRNO_PIPE: i32 = 64;
 /// WASI errno `nomem`: a directory listing too big to hold.
 const ERRNO_NOMEM: i32 = 48;
 
-/// Projects the store's state to the WASI context and the bridge.
-pub type Parts<T> = fn(&mut T) -> (&mut WasiP1Ctx, &mut Bridge);
-
 /// Replaces `path_open`, `fd_write`, `fd_read`, `fd_close`, `poll_oneoff` and `fd_readdir`
 /// in `linker`.
 pub fn shadow<T: Send + 'static>(linker: &mut Linker<T>, parts: Parts<T>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
-    shadow_path_open(linker, parts)?;
     shadow_fd_io(linker, parts)?;
     shadow_poll_and_readdir(linker, parts)?;
+    super::paths::shadow(linker, parts)?;
     linker.allow_shadowing(false);
-    Ok(())
-}
-
-/// `path_open`: a descriptor opened relative to the bridge's preopen becomes a channel.
-fn shadow_path_open<T: Send + 'static>(
-    linker: &mut Linker<T>,
-    parts: Parts<T>,
-) -> wasmtime::Result<()> {
-    linker.func_wrap(
-        MODULE,
-        "path_open",
-        move |mut caller: Caller<'_, T>,
-              dir: i32,
-              dirflags: i32,
-              path: i32,
-              path_len: i32,
-              oflags: i32,
-              rights: i64,
-              inheriting: i64,
-              fdflags: i32,
-              opened: i32|
-              -> wasmtime::Result<i32> {
-            with_memory(&mut caller, parts, |wasi, bridge, memory| {
-                let errno = in_tokio(p1::path_open(
-                    wasi,
-                    &mut GuestMemory::Unshared(memory),
-                    dir,
-                    dirflags,
-                    path,
-                    path_len,
-                    oflags,
-                    rights,
-                    inheriting,
-                    fdflags,
-                    opened,
-                ))?;
-                if errno == 0 {
-                    if let Some(fd) = read_u32(memory, opened) {
-                        bridge.opened(dir as u32, fd);
-                    }
-                }
-                Ok(errno)
-            })
-        },
-    )?;
     Ok(())
 }
 
@@ -318,32 +270,6 @@ fn sleep(
     event.fill(0);
     event[..8].copy_from_slice(&userdata); // error 0, type 0 (clock)
     Ok(write_u32(memory, count, 1))
-}
-
-/// Runs `f` with the WASI context, the bridge and the guest's memory, as wasmtime-wasi's
-/// glue would (it reads the host-call fuel from the store before every call).
-fn with_memory<T>(
-    caller: &mut Caller<'_, T>,
-    parts: Parts<T>,
-    f: impl FnOnce(&mut WasiP1Ctx, &mut Bridge, &mut [u8]) -> wasmtime::Result<i32>,
-) -> wasmtime::Result<i32> {
-    let fuel = caller.as_context_mut().hostcall_fuel();
-    let Some(Extern::Memory(memory)) = caller.get_export("memory") else {
-        wasmtime::bail!("the guest exports no memory");
-    };
-    let (bytes, state) = memory.data_and_store_mut(caller);
-    let (wasi, bridge) = parts(state);
-    // A guest asked to stop (Ctrl-C, a parent's kill) ends at its next I/O call, and after
-    // one that was waiting (a child's exit, a bridge reply) when the request came.
-    if let Some(stop) = bridge.stop_requested() {
-        return Err(stop);
-    }
-    <WasiP1Ctx as p1::WasiSnapshotPreview1>::set_hostcall_fuel(wasi, fuel);
-    let result = f(wasi, bridge, bytes);
-    match bridge.stop_requested() {
-        Some(stop) => Err(stop),
-        None => result,
-    }
 }
 
 /// Whether the host's stdout/stderr is a pipe whose reading end is closed.

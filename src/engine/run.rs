@@ -202,8 +202,7 @@ fn wasi_context(
             };
             let _ = std::fs::create_dir_all(&mount.host);
             preopen(&mut builder, &mount)?;
-            // wasmtime-wasi numbers preopens from 3 in the order they were added.
-            let fd = 3 + guest.mounts.len() as u32;
+            let fd = bridge::fs::FIRST_PREOPEN + guest.mounts.len() as u32;
             let fs = bridge::fs::Table {
                 mounts: guest.mounts.clone(),
                 shadowed: config.shadowed.clone(),
