@@ -183,6 +183,7 @@ _PATCHES = {
     "_pytest.faulthandler": "_wasipy_compat:patch_pytest_faulthandler",
     "socketserver": "_wasipy_compat:patch_socketserver",
     "asyncio.base_events": "_wasipy_compat:patch_asyncio_executor",
+    "asyncio.unix_events": "_wasipy_asyncio:patch_unix_events",
     "rich.live": "_wasipy_compat:patch_rich_live",
     "pip._vendor.rich.live": "_wasipy_compat:patch_rich_live",
     "rich.progress": "_wasipy_compat:patch_rich_progress",

@@ -127,6 +127,14 @@ class _Pipe(io.RawIOBase):
         b[: len(data)] = data
         return len(data)
 
+    def read_available(self, size):
+        """What the child has written so far, without waiting: ``(bytes, at_end)``."""
+        if self._eof:
+            return b"", True
+        meta, data = bridge.call("proc.read", {"pid": self._pid, "stream": self._stream, "size": size, "timeout": 0})
+        self._eof = meta.get("eof", False)
+        return data, self._eof
+
     def write(self, b):
         data = bytes(b)
         if data:

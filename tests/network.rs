@@ -229,7 +229,7 @@ fn asyncio_runs_timers_streams_and_servers() {
     let venv = TestVenv::new();
     let (port, server) = line_server(1, "host:");
     let code = format!(
-        r#"import asyncio
+        r#"import asyncio, sys
 async def tick(n):
     await asyncio.sleep(0.01 * n)
     return n
@@ -251,12 +251,17 @@ async def main():
         await asyncio.get_running_loop().run_in_executor(None, print)
     except RuntimeError as e:
         print('executor', 'thread' in str(e))
+    child = 'import sys; print(sys.stdin.read().upper()); sys.exit(3)'
+    p = await asyncio.create_subprocess_exec(sys.executable, '-c', child,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    out, _ = await asyncio.wait_for(p.communicate(b'child'), 60)
+    print('subprocess', out.decode().strip(), p.returncode)
 asyncio.run(main())
 "#
     );
     assert_eq!(
         guest(&venv, &code),
-        "[2, 1, 3]\nwait_for timed out\nhost:a\nguest:b\nexecutor True\n"
+        "[2, 1, 3]\nwait_for timed out\nhost:a\nguest:b\nexecutor True\nsubprocess CHILD 3\n"
     );
     server.join().unwrap();
 }

@@ -190,7 +190,8 @@ impl Procs {
         Ok((json!({}), Vec::new()))
     }
 
-    /// `proc.read`: meta `{pid, stream: 1|2, size}`; waits for at least one byte or the end.
+    /// `proc.read`: meta `{pid, stream: 1|2, size, timeout}`; waits for at least one byte or the
+    /// end, or until `timeout` seconds pass (then nothing, not at the end; `0`: no wait).
     pub fn read(&mut self, meta: &Map<String, Value>) -> Reply {
         let stream = meta.get("stream").and_then(Value::as_u64).unwrap_or(1);
         let size = meta.get("size").and_then(Value::as_u64).unwrap_or(1 << 16) as usize;
@@ -199,8 +200,10 @@ impl Procs {
             .clone()
             .ok_or_else(|| bad("that stream is not a pipe"))?;
         let ready = |s: &(VecDeque<u8>, bool)| !s.0.is_empty() || s.1;
-        let mut state =
-            wait_until(&captured.state, &captured.changed, ready, None)?.expect("no deadline");
+        let until = deadline(meta);
+        let Some(mut state) = wait_until(&captured.state, &captured.changed, ready, until)? else {
+            return Ok((json!({ "eof": false }), Vec::new())); // nothing yet (a timeout)
+        };
         let n = size.min(state.0.len()).min(super::frame::MAX_BODY);
         let data: Vec<u8> = state.0.drain(..n).collect();
         let eof = state.1 && state.0.is_empty();

@@ -39,6 +39,10 @@ const SHIMS: &[(&str, &str)] = &[
     ),
     ("_wasipy_ssl.py", include_str!("../../shims/_wasipy_ssl.py")),
     ("_wasipy_tls.py", include_str!("../../shims/_wasipy_tls.py")),
+    (
+        "_wasipy_asyncio.py",
+        include_str!("../../shims/_wasipy_asyncio.py"),
+    ),
 ];
 
 /// How `wasipy venv` was asked to make the venv.
