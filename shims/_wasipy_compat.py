@@ -130,3 +130,16 @@ def _resolve_in_loop(loop, socket):
         return socket.getnameinfo(sockaddr, flags)
 
     loop.getaddrinfo, loop.getnameinfo = getaddrinfo, getnameinfo
+
+
+def patch_pip_search_scope(module):
+    """pip warns that https locations need ``ssl`` when ``_ssl`` is missing; the guest's
+    ``ssl`` does TLS through the host without it."""
+    module.has_tls = lambda: True
+
+
+def patch_pip_index_command(module):
+    """truststore builds on ``_ssl``; the guest's ``ssl`` already verifies with the system
+    store (and pip's own certificate settings), so pip goes on without it."""
+    if hasattr(module, "_create_truststore_ssl_context"):
+        module._create_truststore_ssl_context = lambda: None

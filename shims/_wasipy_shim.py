@@ -175,9 +175,8 @@ def _add_system():
 
 # Modules patched right after they are first imported: name -> "module:function".
 _PATCHES = {
-    "pip._vendor.requests.adapters": "_wasipy_http:patch_requests",
-    "pip._internal.models.search_scope": "_wasipy_http:patch_pip_search_scope",
-    "pip._internal.cli.index_command": "_wasipy_http:patch_pip_index_command",
+    "pip._internal.models.search_scope": "_wasipy_compat:patch_pip_search_scope",
+    "pip._internal.cli.index_command": "_wasipy_compat:patch_pip_index_command",
     "subprocess": "_wasipy_subprocess:install",
     "_pytest.capture": "_wasipy_compat:patch_pytest_capture",
     "_pytest.faulthandler": "_wasipy_compat:patch_pytest_faulthandler",

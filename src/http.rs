@@ -51,9 +51,9 @@ pub fn agent() -> Result<&'static ureq::Agent, Error> {
     Ok(AGENT.get_or_init(|| agent))
 }
 
-/// What every agent of the host's client shares (wasipy's own downloads and the guest's
-/// requests): `tls`, proxies from the environment, error statuses returned as responses.
-pub fn builder(tls: TlsConfig) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+/// The host client's settings: `tls`, proxies from the environment, error statuses returned
+/// as responses.
+fn builder(tls: TlsConfig) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
     ureq::Agent::config_builder()
         .tls_config(tls)
         .proxy(ureq::Proxy::try_from_env())
@@ -61,7 +61,7 @@ pub fn builder(tls: TlsConfig) -> ureq::config::ConfigBuilder<ureq::typestate::A
 }
 
 /// TLS that trusts exactly `roots`.
-pub fn trusting(roots: Vec<Certificate<'static>>) -> TlsConfig {
+fn trusting(roots: Vec<Certificate<'static>>) -> TlsConfig {
     TlsConfig::builder()
         .root_certs(RootCerts::Specific(Arc::new(roots)))
         .build()
@@ -88,11 +88,6 @@ pub(crate) fn root_certs() -> Result<Vec<Certificate<'static>>, Error> {
         certs.extend(read_bundle(&path, var)?);
     }
     Ok(certs)
-}
-
-/// The certificates of one PEM bundle (requests' `verify="/path/ca.pem"`).
-pub(crate) fn bundle_certs(path: &Path) -> Result<Vec<Certificate<'static>>, Error> {
-    read_bundle(path, "verify")
 }
 
 fn read_bundle(path: &Path, var: &'static str) -> Result<Vec<Certificate<'static>>, Error> {

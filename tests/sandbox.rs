@@ -31,7 +31,7 @@ for name, attempt in attempts.items():
         print(name, "blocked")
 import _wasipy_bridge as b
 forged = {
-    "http to a disallowed host": ("http.request", {"method": "GET", "url": "https://example.org/"}),
+    "look up a disallowed host": ("dns.getaddrinfo", {"host": "example.org", "port": 443}),
     "chmod a host file": ("fs.chmod", {"path": "/etc/passwd", "mode": 0o777}),
     "chown a host file": ("fs.chown", {"path": "/etc/passwd", "uid": 1, "gid": 1}),
 }

@@ -14,7 +14,6 @@
 pub mod errno;
 pub mod frame;
 pub mod fs;
-pub mod http;
 pub mod links;
 mod memory;
 pub mod net;
@@ -39,9 +38,6 @@ pub const GUEST_DIR: &str = "/.wasipy-bridge";
 /// Every operation a request frame may name (`op` in its meta); the shims use these names.
 pub const OPERATIONS: &[&str] = &[
     "ping",
-    "http.request",
-    "http.read",
-    "http.close",
     "fs.chmod",
     "fs.chown",
     "stdio.discard",
@@ -84,7 +80,6 @@ pub struct Bridge {
     /// The host fd of the bridge's preopen; descriptors opened through it are channels.
     preopen_fd: Option<u32>,
     channels: HashMap<u32, Channel>,
-    http: http::Http,
     fs: fs::Table,
     /// Guest stdout/stderr redirected to the null device (`os.dup2(devnull, 1)`).
     discard: [bool; 3],
@@ -112,7 +107,6 @@ impl Bridge {
         Self {
             preopen_fd,
             channels: HashMap::new(),
-            http: http::Http::new(network.clone()),
             net: net::Net::new(net::Rules {
                 policy: network,
                 bind_loopback_only: false,
@@ -246,9 +240,6 @@ impl Bridge {
         let op = request.meta.get("op").and_then(Value::as_str).unwrap_or("");
         let result = match op {
             "ping" => Ok((json!({ "version": frame::VERSION }), request.body)),
-            "http.request" => self.http.request(&request.meta, request.body),
-            "http.read" => self.http.read(&request.meta),
-            "http.close" => self.http.close(&request.meta),
             "fs.chmod" => self.fs.chmod(&request.meta),
             "fs.chown" => self.fs.chown(&request.meta),
             "stdio.discard" => self.discard_stdio(&request.meta),
@@ -380,8 +371,8 @@ mod tests {
         };
         let ops = [
             "ping",
-            "http.read",
-            "http.close",
+            "dns.gethostname",
+            "sock.recv",
             "proc.wait",
             "proc.read",
             "fs.chmod",
@@ -428,7 +419,7 @@ mod tests {
     fn every_listed_operation_is_answered_and_no_other() {
         let mut bridge = Bridge::new(Some(3), Policy::Off, fs::Table::default());
         bridge.opened(3, 5);
-        for op in OPERATIONS.iter().chain(&["http.nope"]) {
+        for op in OPERATIONS.iter().chain(&["sock.nope"]) {
             // A zero timeout: socket operations on the channel must not wait for a peer.
             let request = json!({ "op": op, "timeout": 0 });
             bridge.write(5, &frame::encode(Kind::Request, &request, b""));
@@ -442,10 +433,11 @@ mod tests {
     fn network_off_is_refused_without_touching_the_network() {
         let mut bridge = Bridge::new(Some(3), Policy::Off, fs::Table::default());
         bridge.opened(3, 5);
-        let request =
-            json!({"op": "http.request", "method": "GET", "url": "https://example.invalid/"});
+        let request = json!({"op": "dns.getaddrinfo", "host": "example.invalid", "port": 443});
         bridge.write(5, &frame::encode(Kind::Request, &request, b""));
         let reply = reply_of(&mut bridge, 5);
-        assert_eq!(reply.meta["kind"], "denied");
+        assert_eq!(reply.meta["errno"], "EACCES", "{:?}", reply.meta);
+        let message = reply.meta["message"].as_str().unwrap_or("");
+        assert!(message.contains("wasipy-network"), "{message}");
     }
 }

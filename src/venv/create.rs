@@ -21,10 +21,6 @@ const SHIMS: &[(&str, &str)] = &[
         include_str!("../../shims/_wasipy_bridge.py"),
     ),
     (
-        "_wasipy_http.py",
-        include_str!("../../shims/_wasipy_http.py"),
-    ),
-    (
         "_wasipy_compat.py",
         include_str!("../../shims/_wasipy_compat.py"),
     ),
