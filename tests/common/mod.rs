@@ -38,6 +38,8 @@ pub fn wasipy() -> Command {
 /// once under an id made from its hash.
 pub struct Runtime {
     pub id: String,
+    /// The SHA-256 of its `python.wasm` (compiled files are named by it).
+    pub sha256: String,
     /// `3.13.5`
     pub version: String,
     /// `3.13`
@@ -57,7 +59,13 @@ fn install_runtime() -> Runtime {
     let row = listed_runtime(|r| r["id"] == id.as_str());
     let version = row["version"].as_str().unwrap().to_owned();
     let minor = version.splitn(3, '.').take(2).collect::<Vec<_>>().join(".");
-    Runtime { id, version, minor }
+    let sha256 = row["sha256"].as_str().unwrap().to_owned();
+    Runtime {
+        id,
+        sha256,
+        version,
+        minor,
+    }
 }
 
 fn default_runtime_id() -> String {
