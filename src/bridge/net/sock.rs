@@ -10,7 +10,6 @@ use crate::bridge::errno;
 use crate::bridge::reply::{Failure, Reply};
 use serde_json::{json, Value};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use std::mem::MaybeUninit;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::AtomicBool;
@@ -209,20 +208,20 @@ fn send(
 fn recv(s: &Socket, meta: &Meta, from: bool, stop: Option<&AtomicBool>) -> Reply {
     let n = (int(meta, "n").unwrap_or(0).max(0) as usize).min(MAX_RECV);
     let flags = int(meta, "flags").unwrap_or(0) as i32;
-    let mut buf: Vec<MaybeUninit<u8>> = vec![MaybeUninit::uninit(); n];
+    // Received straight into the reply's buffer: its pages are touched only as far as the
+    // data reaches (a 1 MiB receive that gets 64 KiB costs 64 KiB).
+    let mut data: Vec<u8> = Vec::with_capacity(n);
     let (got, peer) = blocking(s, libc::POLLIN, Deadline::of(meta), stop, |s| {
+        let spare = data.spare_capacity_mut();
         if from {
-            s.recv_from_with_flags(&mut buf, flags)
+            s.recv_from_with_flags(spare, flags)
                 .map(|(n, a)| (n, Some(a)))
         } else {
-            s.recv_with_flags(&mut buf, flags).map(|n| (n, None))
+            s.recv_with_flags(spare, flags).map(|n| (n, None))
         }
     })?;
-    // SAFETY: the first `got` bytes were written by recv.
-    let data: Vec<u8> = buf[..got]
-        .iter()
-        .map(|b| unsafe { b.assume_init() })
-        .collect();
+    // SAFETY: recv initialised the first `got` bytes of the spare capacity.
+    unsafe { data.set_len(got) };
     let addr = peer
         .and_then(|a| a.as_socket())
         .map(|a| addr_json(&a))
