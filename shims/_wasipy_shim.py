@@ -95,7 +95,9 @@ def _add_terminal_size(columns, lines):
     def get_terminal_size(fd=1, /):
         if columns > 0 and _os.isatty(fd):
             return _os.terminal_size((columns, lines))
-        raise OSError(25, "Inappropriate ioctl for device")
+        import errno
+
+        raise OSError(errno.ENOTTY, _os.strerror(errno.ENOTTY))
 
     _os.get_terminal_size = get_terminal_size
 
@@ -111,11 +113,24 @@ def _add_chmod():
             raise NotImplementedError("chmod: follow_symlinks unavailable on this platform")
         if dir_fd is not None or isinstance(path, int) or not mode & 0o7777:
             return native(path, mode, dir_fd=dir_fd)
-        path = _os.path.abspath(_os.fsdecode(path))
-        _load("_wasipy_bridge").call("fs.chmod", {"path": path, "mode": mode}, filename=path)
+        meta = {"path": _host_path(path), "mode": mode}
+        _load("_wasipy_bridge").call("fs.chmod", meta, filename=path)
 
     chmod.__doc__ = native.__doc__
     _os.chmod = chmod
+
+
+def _host_path(path):
+    """``path`` made absolute for the host. WASI paths are UTF-8, so a name that is not
+    (undecodable bytes) cannot exist here: FileNotFoundError naming it, as for any other."""
+    text = _os.path.abspath(_os.fsdecode(path))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        import errno
+
+        raise FileNotFoundError(errno.ENOENT, _os.strerror(errno.ENOENT), path) from None
+    return text
 
 
 def _add_chown():
@@ -127,8 +142,10 @@ def _add_chown():
     def chown(path, uid, gid, *, dir_fd=None, follow_symlinks=True):
         if dir_fd is not None or isinstance(path, int):
             raise NotImplementedError("chown: dir_fd and descriptors are unavailable in WASI")
-        path = _os.path.abspath(_os.fsdecode(path))
-        meta = {"path": path, "uid": uid, "gid": gid, "follow": follow_symlinks}
+        import operator
+
+        uid, gid = operator.index(uid), operator.index(gid)  # TypeError, as os.chown
+        meta = {"path": _host_path(path), "uid": uid, "gid": gid, "follow": follow_symlinks}
         _load("_wasipy_bridge").call("fs.chown", meta, filename=path)
 
     _os.chown = chown
