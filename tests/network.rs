@@ -24,7 +24,9 @@ fn line_server(count: usize, prefix: &'static str) -> (u16, JoinHandle<()>) {
             let mut line = String::new();
             if reader.read_line(&mut line).is_ok() {
                 // One write: the guest's recv(64) sees the whole answer.
-                let _ = reader.get_mut().write_all(format!("{prefix}{line}").as_bytes());
+                let _ = reader
+                    .get_mut()
+                    .write_all(format!("{prefix}{line}").as_bytes());
             }
         }
     });
