@@ -119,13 +119,14 @@ fn the_sandbox_still_runs_code_in_the_working_directory() {
     let code = "import os, tempfile\n\
                 open('out.txt', 'w').write(open('/data/in.txt').read())\n\
                 with tempfile.NamedTemporaryFile(dir=None) as f: print(f.name.startswith('/tmp/'))\n\
-                try:\n    open('/data/new', 'w')\nexcept OSError as e: print('ro', type(e).__name__)";
+                try:\n    open('/data/new', 'w')\nexcept OSError as e: print('ro', type(e).__name__)\n\
+                try:\n    os.unlink('/data/missing')\nexcept OSError as e: print('unlink', type(e).__name__)";
     let out = run_ok(
         store_command(venv.join("bin/python"))
             .args(["-c", code])
             .current_dir(tmp.path()),
     );
-    assert_eq!(out, "True\nro PermissionError\n");
+    assert_eq!(out, "True\nro PermissionError\nunlink FileNotFoundError\n");
     assert_eq!(
         std::fs::read_to_string(tmp.path().join("out.txt")).unwrap(),
         "mapped"

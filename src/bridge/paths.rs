@@ -8,7 +8,9 @@ use super::fs::FIRST_PREOPEN;
 use super::links;
 use super::memory::{slice, with_memory, write_u32, Parts, ERRNO_FAULT, MODULE};
 use super::Bridge;
-use cap_primitives::fs::{open_ambient_dir, read_link_contents, symlink_contents};
+use cap_primitives::fs::{
+    open_ambient_dir, read_link_contents, stat, symlink_contents, FollowSymlinks,
+};
 use std::path::Path;
 use wasmtime::{Caller, Linker};
 use wasmtime_wasi::p1::wasi_snapshot_preview1 as p1;
@@ -19,6 +21,8 @@ use wiggle::GuestMemory;
 /// WASI errnos `perm` and `notcapable`: what cap-std's refusals become.
 const ERRNO_PERM: i32 = 63;
 const ERRNO_NOTCAPABLE: i32 = 76;
+/// WASI errno `noent`.
+const ERRNO_NOENT: i32 = 44;
 /// A WASI `filestat` (what `path_filestat_get` writes).
 const FILESTAT_LEN: usize = 64;
 /// Lookup flag `symlink_follow`.
@@ -172,12 +176,14 @@ fn shadow_changes<T: Send + 'static>(
             move |mut caller: Caller<'_, T>, dir: i32, path: i32, len: i32| {
                 with_memory(&mut caller, parts, |wasi, bridge, memory| {
                     let arg = PathArg::new(dir, path, len, false);
-                    retried(wasi, &*bridge, memory, &[arg], (0, 0), &mut |w, m, p, _| {
-                        let [(dir, path, len)] = p else {
-                            unreachable!()
-                        };
-                        call(w, m, *dir, *path, *len)
-                    })
+                    let errno =
+                        retried(wasi, &*bridge, memory, &[arg], (0, 0), &mut |w, m, p, _| {
+                            let [(dir, path, len)] = p else {
+                                unreachable!()
+                            };
+                            call(w, m, *dir, *path, *len)
+                        })?;
+                    Ok(missing_first(bridge, memory, arg, errno))
                 })
             },
         )?;
@@ -435,6 +441,23 @@ fn resolved(bridge: &Bridge, memory: &[u8], arg: PathArg) -> Result<Option<(i32,
     Ok(Some((fd, found.rel)))
 }
 
+/// A read-only mount refuses a change before it looks the name up; natively the lookup
+/// comes first, so removing a name that does not exist is `ENOENT` (what
+/// `os_helper.unlink` and `contextlib.suppress(FileNotFoundError)` expect).
+fn missing_first(bridge: &Bridge, memory: &[u8], arg: PathArg, errno: i32) -> i32 {
+    if !refused(errno) {
+        return errno;
+    }
+    let Ok(Some((fd, rel))) = resolved(bridge, memory, arg) else {
+        return errno;
+    };
+    let absent = host_dir(bridge, fd).and_then(|d| stat(&d, Path::new(&rel), FollowSymlinks::No));
+    match absent {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => ERRNO_NOENT,
+        _ => errno,
+    }
+}
+
 /// Whether `found` is where `arg` already pointed.
 fn unchanged(memory: &[u8], arg: &PathArg, found: &(i32, String)) -> bool {
     let given = slice(memory, arg.ptr, arg.len as u32 as usize).unwrap_or_default();
@@ -475,7 +498,7 @@ fn wasi_errno(err: &std::io::Error) -> i32 {
         (libc::EISDIR, 31),
         (libc::ELOOP, 32),
         (libc::ENAMETOOLONG, 37),
-        (libc::ENOENT, 44),
+        (libc::ENOENT, ERRNO_NOENT),
         (libc::ENOSPC, 51),
         (libc::ENOTDIR, 54),
         (libc::EPERM, ERRNO_PERM),
