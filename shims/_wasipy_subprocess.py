@@ -119,20 +119,24 @@ class _Pipe(io.RawIOBase):
     def writable(self):
         return self._stream == 0
 
-    def readinto(self, b):
+    def _read(self, size, timeout=None):
+        """Up to ``size`` bytes the child wrote: waits for some (or the end), or for at most
+        ``timeout`` seconds (then maybe none)."""
         if self._eof:
-            return 0
-        meta, data = bridge.call("proc.read", {"pid": self._pid, "stream": self._stream, "size": len(b)})
-        self._eof = meta.get("eof", False)
+            return b""
+        meta = {"pid": self._pid, "stream": self._stream, "size": size, "timeout": timeout}
+        reply, data = bridge.call("proc.read", meta)
+        self._eof = reply.get("eof", False)
+        return data
+
+    def readinto(self, b):
+        data = self._read(len(b))
         b[: len(data)] = data
         return len(data)
 
     def read_available(self, size):
         """What the child has written so far, without waiting: ``(bytes, at_end)``."""
-        if self._eof:
-            return b"", True
-        meta, data = bridge.call("proc.read", {"pid": self._pid, "stream": self._stream, "size": size, "timeout": 0})
-        self._eof = meta.get("eof", False)
+        data = self._read(size, timeout=0)
         return data, self._eof
 
     def write(self, b):

@@ -290,7 +290,7 @@ fn shadow_links<T: Send + 'static>(
                 let errno = in_tokio(p1::path_symlink(
                     wasi, &mut guest, old, old_len, dir, new, new_len,
                 ))?;
-                let target = slice(memory, old, old_len as u32 as usize).map(|t| t.to_vec());
+                let target = PathArg::new(0, old, old_len, false);
                 let arg = PathArg::new(dir, new, new_len, false);
                 Ok(symlink_here(bridge, memory, target, arg, errno))
             })
@@ -323,23 +323,21 @@ fn readlink_here(
 
 /// `symlink` with an absolute `target`, which cap-std refuses to write: made here, in a
 /// transparent venv only (a sandbox keeps the refusal), inside the mount `arg` resolves to.
-fn symlink_here(
-    bridge: &Bridge,
-    memory: &[u8],
-    target: Option<Vec<u8>>,
-    arg: PathArg,
-    errno: i32,
-) -> i32 {
-    let absolute = target.as_ref().is_some_and(|t| t.starts_with(b"/"));
-    if !refused(errno) || !absolute || bridge.sandboxed() {
+/// `target` is the link's contents in guest memory (its `fd` unused).
+fn symlink_here(bridge: &Bridge, memory: &[u8], target: PathArg, arg: PathArg, errno: i32) -> i32 {
+    if !refused(errno) || bridge.sandboxed() {
         return errno;
     }
-    let Some(target) = target.and_then(|t| String::from_utf8(t).ok()) else {
+    let bytes = slice(memory, target.ptr, target.len as u32 as usize).unwrap_or_default();
+    let Some(target) = std::str::from_utf8(bytes)
+        .ok()
+        .filter(|t| t.starts_with('/'))
+    else {
         return errno;
     };
     match resolved(bridge, memory, arg) {
         Ok(Some((fd, rel))) => host_dir(bridge, fd)
-            .and_then(|d| symlink_contents(&target, &d, Path::new(&rel)))
+            .and_then(|d| symlink_contents(target, &d, Path::new(&rel)))
             .map_or_else(|e| wasi_errno(&e), |()| 0),
         Ok(None) => errno,
         Err(loop_errno) => loop_errno,
@@ -371,8 +369,13 @@ fn retried(
     out: (i32, usize),
     call: &mut Call<'_>,
 ) -> wasmtime::Result<i32> {
-    let given: Vec<(i32, i32, i32)> = args.iter().map(|a| (a.fd, a.ptr, a.len)).collect();
-    let errno = call(wasi, &mut GuestMemory::Unshared(memory), &given, out.0)?;
+    // Every path call of every start-up comes here: no allocation before a refusal.
+    let mut given = [(0, 0, 0); 2];
+    for (slot, a) in given.iter_mut().zip(args) {
+        *slot = (a.fd, a.ptr, a.len);
+    }
+    let given = &given[..args.len()];
+    let errno = call(wasi, &mut GuestMemory::Unshared(memory), given, out.0)?;
     if !refused(errno) {
         return Ok(errno);
     }

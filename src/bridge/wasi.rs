@@ -5,8 +5,7 @@
 //! The originals are wasmtime-wasi's own generated functions, called with the guest's
 //! memory exactly as its linker glue does (including the host-call fuel it expects).
 
-use super::memory::{gather, iovecs, slice, with_memory, write_u32, ERRNO_FAULT};
-pub use super::memory::{Parts, MODULE};
+use super::memory::{gather, iovecs, slice, with_memory, write_u32, Parts, ERRNO_FAULT, MODULE};
 use super::readdir::{Listing, Listings};
 use super::Bridge;
 use wasmtime::{Caller, Linker};
