@@ -55,6 +55,10 @@ def open_channel():
     try:
         return os.open(GUEST_DIR, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError as exc:
+        import errno
+
+        if exc.errno == errno.EMFILE:  # the venv's channel limit, as RLIMIT_NOFILE natively
+            raise OSError(errno.EMFILE, "Too many open files (`wasipy-channels` in pyvenv.cfg)") from None
         raise error(
             "unavailable",
             f"the wasipy host bridge is not available ({exc.strerror or exc}); "

@@ -32,6 +32,7 @@ use std::path::Path;
 /// wasipy's settings are read from the environment here, once.
 pub fn run() -> anyhow::Result<i32> {
     let settings = settings::Settings::from_env();
+    stop::ignore_file_size_signal();
     let mut args = std::env::args_os();
     let argv0 = args.next().unwrap_or_default();
     if is_launcher_name(&argv0) {

@@ -19,6 +19,13 @@ pub const INTERRUPTED_EXIT: i32 = 130;
 /// The exit code a guest stopped by its kill flag reports.
 pub const KILLED: i32 = -1;
 
+/// As CPython does at start-up: a write past `RLIMIT_FSIZE` fails with `EFBIG` (an `OSError`
+/// in the guest, an error naming the file in the CLI) instead of killing the process.
+pub fn ignore_file_size_signal() {
+    // SAFETY: setting a disposition to SIG_IGN runs no code of ours in a signal handler.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+}
+
 /// Ctrl-C cannot become a KeyboardInterrupt inside WASI; it stops the guest (exit 130).
 /// A second Ctrl-C exits at once, in case the guest is stuck in a host call.
 pub fn handle_sigint() {

@@ -1,12 +1,20 @@
-//! Filesystem requests WASI preview 1 cannot express (setting permission bits), checked
-//! against the run's mounts: a guest path is translated to the host path behind it, and
-//! the request is refused when that path (after following symlinks) leaves the mount or
-//! the mount is read-only.
+//! Filesystem requests WASI preview 1 cannot express (permission bits, owners), checked
+//! against the run's mounts: a guest path is translated to its mount and the path inside
+//! it, refused when the mount is read-only, and carried out relative to the mount's
+//! directory handle, which no symlink can lead out of.
 
 use super::errno;
 use super::reply::{Failure, Reply};
 use crate::guest::mounts::{normalize, Access, Mount};
+use cap_primitives::ambient_authority;
+use cap_primitives::fs::{
+    open, open_ambient_dir, open_dir, set_permissions, OpenOptions, OpenOptionsExt, Permissions,
+};
 use serde_json::{json, Map, Value};
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// The guest's view of the host filesystem.
@@ -51,8 +59,11 @@ impl Table {
         (index < self.mounts.len()).then_some(index)
     }
 
-    /// The host path behind absolute guest path `guest`, for a request that changes it.
-    pub fn writable_host_path(&self, guest: &str) -> Result<PathBuf, Failure> {
+    /// The mount behind absolute guest path `guest`, for a request that changes it: a handle
+    /// on the mount's directory and the path inside it. The request is then carried out
+    /// relative to that handle by cap-primitives, which refuses to leave it whatever the
+    /// path's symlinks become meanwhile (no check-then-act on a host path).
+    pub fn writable(&self, guest: &str) -> Result<(File, PathBuf), Failure> {
         if !guest.starts_with('/') || guest.contains('\0') {
             return Err(errno::os("EINVAL", "not an absolute path"));
         }
@@ -61,16 +72,12 @@ impl Table {
             return Err(errno::os("EROFS", "not a host path"));
         };
         let mount = &self.mounts[index];
-        let host = mount.host.join(rest);
-        let real = std::fs::canonicalize(&host).map_err(|e| errno::from_io(&e))?;
-        let root = std::fs::canonicalize(&mount.host).map_err(|e| errno::from_io(&e))?;
-        if !real.starts_with(&root) {
-            return Err(errno::os("EACCES", "leaves its mapped directory"));
-        }
         if mount.access == Access::ReadOnly {
             return Err(errno::os("EROFS", "mapped read-only"));
         }
-        Ok(real)
+        let root = open_ambient_dir(&mount.host, ambient_authority()).map_err(|e| refused(&e))?;
+        let rest = if rest.is_empty() { ".".into() } else { rest };
+        Ok((root, PathBuf::from(rest)))
     }
 
     /// `fs.chmod`: meta `{path, mode}`; follows symlinks, as `os.chmod` does by default.
@@ -80,15 +87,12 @@ impl Table {
             .get("mode")
             .and_then(Value::as_u64)
             .ok_or_else(|| Failure::new("bad_request", "missing `mode`"))?;
-        let host = self.writable_host_path(guest)?;
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&host, std::fs::Permissions::from_mode(mode as u32 & 0o7777))
-            .map_err(|e| errno::from_io(&e))?;
+        let (root, rest) = self.writable(guest)?;
+        let perm = Permissions::from_std(std::fs::Permissions::from_mode(mode as u32 & 0o7777));
+        set_permissions(&root, &rest, perm).map_err(|e| refused(&e))?;
         Ok((json!({}), Vec::new()))
     }
-}
 
-impl Table {
     /// `fs.chown`: meta `{path, uid, gid, follow}`; -1 leaves an id unchanged.
     pub fn chown(&self, meta: &Map<String, Value>) -> Reply {
         let guest = meta.get("path").and_then(Value::as_str).unwrap_or("");
@@ -96,24 +100,41 @@ impl Table {
             meta.get(key)
                 .and_then(Value::as_i64)
                 .filter(|v| *v >= 0)
-                .map(|v| v as u32)
+                .map_or(u32::MAX, |v| v as u32) // (uid_t)-1: unchanged
         };
         let follow = meta.get("follow").and_then(Value::as_bool).unwrap_or(true);
-        let host = if follow {
-            self.writable_host_path(guest)?
+        let (root, rest) = self.writable(guest)?;
+        let (dir, name, flags) = if follow {
+            // The file the path leads to, resolved beneath the mount, held by an O_PATH handle.
+            let mut options = OpenOptions::new();
+            options.read(true).custom_flags(libc::O_PATH);
+            let file = open(&root, &rest, &options).map_err(|e| refused(&e))?;
+            (file, c"".to_owned(), libc::AT_EMPTY_PATH)
         } else {
-            // The link itself: check its directory, then name the link.
-            let (dir, name) = guest.rsplit_once('/').unwrap_or(("", guest));
-            self.writable_host_path(if dir.is_empty() { "/" } else { dir })?
-                .join(name)
+            // The link itself: its directory resolved beneath the mount, then the last name.
+            let parent = rest.parent().filter(|p| !p.as_os_str().is_empty());
+            let dir = open_dir(&root, parent.unwrap_or(Path::new("."))).map_err(|e| refused(&e))?;
+            let name = rest.file_name().map_or(b".".as_slice(), |n| n.as_bytes());
+            let name = std::ffi::CString::new(name).map_err(|_| errno::os("EINVAL", "bad name"))?;
+            (dir, name, libc::AT_SYMLINK_NOFOLLOW)
         };
-        let result = if follow {
-            std::os::unix::fs::chown(&host, id("uid"), id("gid"))
-        } else {
-            std::os::unix::fs::lchown(&host, id("uid"), id("gid"))
-        };
-        result.map_err(|e| errno::from_io(&e))?;
+        // SAFETY: `dir` is an open descriptor and `name` a NUL-terminated string.
+        let done =
+            unsafe { libc::fchownat(dir.as_raw_fd(), name.as_ptr(), id("uid"), id("gid"), flags) };
+        if done != 0 {
+            return Err(errno::from_io(&std::io::Error::last_os_error()));
+        }
         Ok((json!({}), Vec::new()))
+    }
+}
+
+/// A failed host call as the guest's error; a path that would leave its mount is `EACCES`.
+fn refused(err: &std::io::Error) -> Failure {
+    match err.raw_os_error() {
+        None if err.kind() == std::io::ErrorKind::PermissionDenied => {
+            errno::os("EACCES", "leaves its mapped directory")
+        }
+        _ => errno::from_io(err),
     }
 }
 
@@ -121,59 +142,75 @@ impl Table {
 mod tests {
     use super::*;
 
+    fn meta(pairs: Value) -> Map<String, Value> {
+        pairs.as_object().unwrap().clone()
+    }
+
     #[test]
-    fn guest_paths_resolve_inside_their_mount_only() {
+    fn changes_land_inside_their_mount_only() {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().canonicalize().unwrap();
-        let work = root.join("work");
-        let ro = root.join("ro");
-        let outside = root.join("outside");
-        for dir in [&work, &ro, &outside] {
+        let [work, ro, outside, bin] = ["work", "ro", "outside", "bin"].map(|d| root.join(d));
+        for dir in [&work, &ro, &outside, &bin] {
             std::fs::create_dir(dir).unwrap();
             std::fs::write(dir.join("f"), "x").unwrap();
         }
         std::os::unix::fs::symlink(outside.join("f"), work.join("link")).unwrap();
+        std::os::unix::fs::symlink(&outside, work.join("dirlink")).unwrap();
+        std::os::unix::fs::symlink("f", work.join("near")).unwrap();
+        let mount = |host: &Path, guest: &str, access| Mount {
+            host: host.to_owned(),
+            guest: guest.into(),
+            access,
+        };
         let table = Table {
             mounts: vec![
-                Mount {
-                    host: work.clone(),
-                    guest: "/w".into(),
-                    access: Access::ReadWrite,
-                },
-                Mount {
-                    host: ro.clone(),
-                    guest: "/r".into(),
-                    access: Access::ReadOnly,
-                },
-                Mount {
-                    host: outside.clone(),
-                    guest: "/usr/bin".into(),
-                    access: Access::ReadWrite,
-                },
+                mount(&work, "/w", Access::ReadWrite),
+                mount(&ro, "/r", Access::ReadOnly),
+                mount(&bin, "/usr/bin", Access::ReadWrite),
             ],
             shadowed: vec!["/usr".into()],
         };
-        let kind = |guest: &str| match table.writable_host_path(guest) {
-            Ok(path) => path.to_string_lossy().into_owned(),
-            Err(f) => f.errno.unwrap().to_owned(),
+        let outcome = |reply: Reply| match reply {
+            Ok(_) => "ok".to_owned(),
+            Err(f) => f.errno.unwrap_or("none").to_owned(),
         };
-        let cases: &[(&str, String)] = &[
-            ("/w/f", work.join("f").to_string_lossy().into_owned()),
-            ("/w/../w/f", work.join("f").to_string_lossy().into_owned()),
-            ("/w/link", "EACCES".into()),
-            ("/w/../../etc/passwd", "EROFS".into()),
-            ("/r/f", "EROFS".into()),
-            ("/w/missing", "ENOENT".into()),
-            ("/usr/local/lib/x", "EROFS".into()),
-            (
-                "/usr/bin/f",
-                outside.join("f").to_string_lossy().into_owned(),
-            ),
-            ("relative", "EINVAL".into()),
-            ("/w/f\0x", "EINVAL".into()),
+        let cases: &[(&str, &str)] = &[
+            ("/w/f", "ok"),
+            ("/w/../w/f", "ok"),
+            ("/w/near", "ok"),
+            ("/w", "ok"),
+            ("/w/link", "EACCES"),
+            ("/w/dirlink/f", "EACCES"),
+            ("/w/../../etc/passwd", "EROFS"),
+            ("/r/f", "EROFS"),
+            ("/w/missing", "ENOENT"),
+            ("/usr/local/lib/x", "EROFS"),
+            ("/usr/bin/f", "ok"),
+            ("relative", "EINVAL"),
+            ("/w/f\0x", "EINVAL"),
         ];
+        let me = unsafe { (libc::getuid(), libc::getgid()) };
         for (guest, expected) in cases {
-            assert_eq!(&kind(guest), expected, "{guest}");
+            let chmod = table.chmod(&meta(json!({"path": guest, "mode": 0o640})));
+            assert_eq!(outcome(chmod), *expected, "chmod {guest}");
+            let chown = json!({"path": guest, "uid": me.0, "gid": me.1, "follow": true});
+            assert_eq!(
+                outcome(table.chown(&meta(chown))),
+                *expected,
+                "chown {guest}"
+            );
         }
+        use std::os::unix::fs::MetadataExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().mode() & 0o777;
+        assert_eq!(mode(&work.join("f")), 0o640);
+        assert_ne!(
+            mode(&outside.join("f")),
+            0o640,
+            "a symlink led the chmod out"
+        );
+        // Not following: the link itself is changed, wherever it points.
+        let lchown = json!({"path": "/w/link", "uid": me.0, "gid": -1, "follow": false});
+        assert_eq!(outcome(table.chown(&meta(lchown))), "ok");
     }
 }

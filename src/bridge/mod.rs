@@ -92,6 +92,8 @@ pub struct Bridge {
     net: net::Net,
     /// Whether the guest is sandboxed (its root is not the host's).
     sandboxed: bool,
+    /// The most channels open at once ([`crate::guest::limits::KEY_CHANNELS`]).
+    max_channels: usize,
 }
 
 /// One open channel: request bytes not yet parsed, reply bytes not yet read.
@@ -117,7 +119,19 @@ impl Bridge {
             kill: None,
             listings: readdir::Listings::default(),
             sandboxed: false,
+            max_channels: usize::MAX,
         }
+    }
+
+    /// At most `max` channels open at once; `path_open` of one more is `EMFILE`.
+    pub fn with_channel_limit(mut self, max: u32) -> Self {
+        self.max_channels = max as usize;
+        self
+    }
+
+    /// Whether opening in directory `dir_fd` would make one channel too many.
+    pub fn channels_full(&self, dir_fd: u32) -> bool {
+        Some(dir_fd) == self.preopen_fd && self.channels.len() >= self.max_channels
     }
 
     /// A sandboxed guest may bind sockets to loopback addresses only.

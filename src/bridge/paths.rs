@@ -23,6 +23,8 @@ const ERRNO_PERM: i32 = 63;
 const ERRNO_NOTCAPABLE: i32 = 76;
 /// WASI errno `noent`.
 const ERRNO_NOENT: i32 = 44;
+/// WASI errno `mfile`: the run's channel limit is reached.
+const ERRNO_MFILE: i32 = 33;
 /// A WASI `filestat` (what `path_filestat_get` writes).
 const FILESTAT_LEN: usize = 64;
 /// Lookup flag `symlink_follow`.
@@ -69,6 +71,9 @@ fn shadow_open<T: Send + 'static>(linker: &mut Linker<T>, parts: Parts<T>) -> wa
               opened: i32|
               -> wasmtime::Result<i32> {
             with_memory(&mut caller, parts, |wasi, bridge, memory| {
+                if bridge.channels_full(dir as u32) {
+                    return Ok(ERRNO_MFILE);
+                }
                 let arg = PathArg::new(dir, path, len, dirflags & FOLLOW != 0);
                 let errno = retried(
                     wasi,

@@ -4,6 +4,7 @@
 //! comes, so a child never blocks on a full pipe while its parent waits.
 
 use super::reply::{Failure, Reply};
+use crate::guest::limits::{Limits, KEY_CHILDREN, KEY_CHILDREN_TOTAL};
 use crate::guest::stdio::{self, Input, Output, Stdio};
 use crate::guest::{host, plan, Guest, HOST_VAR};
 use crate::stop;
@@ -34,12 +35,81 @@ pub trait Spawn: Send + Sync {
     ) -> std::io::Result<()>;
 }
 
-/// What a guest needs to start children: a [`Spawn`], and its own description (mounts,
-/// bridge settings), which children inherit.
+/// What a guest needs to start children: a [`Spawn`], its own description (mounts, bridge
+/// settings, limits), which children inherit, and the run's [`Budget`].
 #[derive(Clone)]
 pub struct Spawner {
     pub spawn: Arc<dyn Spawn>,
     pub parent: Guest,
+    pub budget: Arc<Budget>,
+}
+
+/// The child interpreters of one run (the launcher's guest and all its descendants share
+/// it): how many are alive and how many were started, against the run's limits.
+#[derive(Debug)]
+pub struct Budget {
+    alive: AtomicU32,
+    started: AtomicU32,
+    max_alive: u32,
+    max_started: u32,
+}
+
+impl Budget {
+    pub fn new(limits: &Limits) -> Arc<Self> {
+        Arc::new(Self {
+            alive: AtomicU32::new(0),
+            started: AtomicU32::new(0),
+            max_alive: limits.children_alive,
+            max_started: limits.children_total,
+        })
+    }
+
+    /// Counts a child about to start; `EAGAIN` (what `fork` gives past `RLIMIT_NPROC`) when
+    /// either limit is reached.
+    fn take(&self) -> Result<(), Failure> {
+        let full = |n: u32, max: u32| (n < max).then_some(n + 1);
+        if self
+            .alive
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                full(n, self.max_alive)
+            })
+            .is_err()
+        {
+            let why = format!("{} alive at once, `{KEY_CHILDREN}`", self.max_alive);
+            return Err(too_many(&why));
+        }
+        if self
+            .started
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                full(n, self.max_started)
+            })
+            .is_err()
+        {
+            self.give_back();
+            let why = format!("{} in all, `{KEY_CHILDREN_TOTAL}`", self.max_started);
+            return Err(too_many(&why));
+        }
+        Ok(())
+    }
+
+    /// A child ended (or never started).
+    fn give_back(&self) {
+        self.alive.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Children alive now.
+    pub fn alive(&self) -> u32 {
+        self.alive.load(Ordering::SeqCst)
+    }
+}
+
+fn too_many(why: &str) -> Failure {
+    super::errno::os(
+        "EAGAIN",
+        format!(
+            "Resource temporarily unavailable: too many child interpreters ({why} in pyvenv.cfg)"
+        ),
+    )
 }
 
 /// A child's streams as the parent asked for them, with the parent's ends of the pipes.
@@ -147,19 +217,25 @@ impl Procs {
             .ok_or_else(|| Failure::new("unavailable", "this guest cannot start children"))?;
         let guest = child_guest(&spawner.parent, meta)?;
         let streams = streams(meta)?;
+        spawner.budget.take()?;
         let pid = NEXT_PID.fetch_add(1, Ordering::SeqCst);
         let status = Arc::new(Status::default());
         let kill = Arc::new(AtomicBool::new(false));
         let done = status.clone();
+        let budget = spawner.budget.clone();
         let on_exit = Box::new(move |code| {
+            budget.give_back();
             // A child abandoned by `kill` already has its status.
             done.code.lock().expect("status lock").get_or_insert(code);
             done.done.notify_all();
         });
-        spawner
+        if let Err(err) = spawner
             .spawn
             .start(guest, streams.stdio, kill.clone(), on_exit)
-            .map_err(|e| Failure::new("os", e.to_string()))?;
+        {
+            spawner.budget.give_back();
+            return Err(super::errno::from_io(&err));
+        }
         let child = Child {
             status,
             kill,

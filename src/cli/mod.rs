@@ -60,6 +60,8 @@ enum Command {
         /// With --sandbox: a host guest code may reach (repeatable; e.g. the index's).
         #[arg(long = "allow-host", value_name = "HOST", requires = "sandbox")]
         allow_hosts: Vec<String>,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Manage CPython-WASI runtimes.
     #[command(subcommand)]
@@ -69,6 +71,48 @@ enum Command {
         /// The venv to check (default: $VIRTUAL_ENV, else ./.venv).
         venv: Option<PathBuf>,
     },
+}
+
+/// `wasipy venv`'s limits, written to `pyvenv.cfg` when given (see `guest::limits`).
+#[derive(Debug, clap::Args)]
+struct LimitArgs {
+    /// Most guest memory per interpreter, up to 4GiB (default 2GiB; 512MiB with --sandbox).
+    #[arg(long, value_name = "SIZE", value_parser = memory_size)]
+    memory: Option<u64>,
+    /// Most child interpreters alive at once in a run (default 16; 4 with --sandbox).
+    #[arg(long, value_name = "N")]
+    max_children: Option<u32>,
+    /// Most child interpreters one run starts in all (default 10000; 256 with --sandbox).
+    #[arg(long, value_name = "N")]
+    max_children_total: Option<u32>,
+    /// Most open bridge channels (sockets) per interpreter (default 1024; 256 with --sandbox).
+    #[arg(long, value_name = "N")]
+    max_channels: Option<u32>,
+}
+
+impl LimitArgs {
+    fn pairs(&self) -> Vec<(&'static str, String)> {
+        use crate::guest::limits::*;
+        let numbers = [
+            (KEY_CHILDREN, self.max_children),
+            (KEY_CHILDREN_TOTAL, self.max_children_total),
+            (KEY_CHANNELS, self.max_channels),
+        ];
+        let memory = self.memory.map(|m| (KEY_MEMORY, render_size(m)));
+        memory
+            .into_iter()
+            .chain(
+                numbers
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((k, v?.to_string()))),
+            )
+            .collect()
+    }
+}
+
+fn memory_size(text: &str) -> Result<u64, String> {
+    crate::guest::limits::parse_size(text)
+        .ok_or_else(|| format!("`{text}` is not a size from 64KiB to 4GiB (such as 512MiB)"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -131,6 +175,7 @@ pub fn main(settings: &Settings) -> anyhow::Result<i32> {
             find_links,
             sandbox,
             allow_hosts,
+            limits,
         } => {
             let pip = match (without_pip, pip_wheel, find_links) {
                 (true, _, _) => PipSource::None,
@@ -144,6 +189,7 @@ pub fn main(settings: &Settings) -> anyhow::Result<i32> {
                 clear,
                 pip,
                 sandbox: sandbox.then_some(allow_hosts),
+                limits: limits.pairs(),
             };
             create_venv(opts, runtime.as_deref(), python.as_deref(), settings)
         }

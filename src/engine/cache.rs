@@ -14,6 +14,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 use wasmtime::{Engine, Module};
 
 /// One runtime's compiled code in the cache directory, under one set of engine settings.
@@ -108,6 +109,8 @@ impl Cache {
         };
         if cached(&engine, &path).is_none() {
             let serialized = self.compile(&engine, Tier::Optimized)?;
+            // The lock is ours: a partial file of this module is a killed writer's.
+            fsio::sweep_partials(&path, Duration::ZERO);
             fsio::write_atomically(&path, &serialized).map_err(Error::Cache)?;
         }
         self.make_snapshot(&engine)?;
@@ -196,7 +199,7 @@ impl Cache {
             return Ok(module);
         }
         // One process compiles; others starting at the same time wait for its file.
-        let _lock = compile_lock(path, true);
+        let lock = compile_lock(path, true);
         if let Some(module) = cached(engine, path) {
             timer.mark(&format!(
                 "compiled module ({tier:?}) loaded from cache (after waiting)"
@@ -205,6 +208,9 @@ impl Cache {
         }
         let serialized = self.compile(engine, tier)?;
         timer.mark(&format!("module compiled ({tier:?})"));
+        if lock.is_some() {
+            fsio::sweep_partials(path, Duration::ZERO); // a killed writer's, as above
+        }
         match fsio::write_atomically(path, &serialized) {
             // SAFETY: as in `cached`; the file was just produced by this engine.
             Ok(()) => unsafe { Module::deserialize_file(engine, path) },

@@ -4,7 +4,7 @@
 use super::cache::Code;
 use super::snapshot::RESUME_EXPORT;
 use super::{Error, MAX_WASM_STACK};
-use crate::bridge::proc::{Spawn, Spawner};
+use crate::bridge::proc::{Budget, Spawn, Spawner};
 use crate::bridge::{self, Bridge};
 use crate::guest::mounts::{Access, Mount};
 use crate::guest::network::Policy;
@@ -15,7 +15,7 @@ use crate::timer::Timer;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasmtime::{Linker, Store, Trap};
+use wasmtime::{Linker, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
@@ -34,10 +34,11 @@ impl std::fmt::Display for GuestExit {
 
 impl std::error::Error for GuestExit {}
 
-/// The store's state: the WASI context and the host bridge beside it.
+/// The store's state: the WASI context, the host bridge beside it, and the memory limit.
 struct Host {
     wasi: WasiP1Ctx,
     bridge: Bridge,
+    limits: StoreLimits,
 }
 
 fn host_parts(host: &mut Host) -> (&mut WasiP1Ctx, &mut Bridge) {
@@ -52,7 +53,15 @@ pub fn run(code: &Arc<Code>, guest: Guest, timer: &Timer) -> Result<i32, Error> 
     let timer = *timer;
     let (done, result) = std::sync::mpsc::channel();
     guest_thread("python.wasm".into(), move || {
-        let _ = done.send(run_guest(&code, &guest, Stdio::default(), None, &timer));
+        let budget = Budget::new(&guest.limits);
+        let _ = done.send(run_guest(
+            &code,
+            &guest,
+            Stdio::default(),
+            None,
+            &timer,
+            budget,
+        ));
     })?;
     let mut interrupted_at = None;
     loop {
@@ -83,7 +92,8 @@ pub fn capture(code: &Arc<Code>, guest: Guest) -> Result<(i32, Vec<u8>), Error> 
     };
     let code = code.clone();
     let handle = guest_thread("python.wasm probe".into(), move || {
-        run_guest(&code, &guest, stdio, None, &Timer::off())
+        let budget = Budget::new(&guest.limits);
+        run_guest(&code, &guest, stdio, None, &Timer::off(), budget)
     })?;
     let mut out = Vec::new();
     let _ = reader.read_to_end(&mut out); // ends when the guest's store drops the writer
@@ -105,9 +115,10 @@ fn guest_thread<R: Send + 'static>(
         .map_err(|e| Error::Instantiate(format!("cannot start the guest thread: {e}")))
 }
 
-/// Child interpreters: new instances of the parent's compiled code.
+/// Child interpreters: new instances of the parent's compiled code, within the run's budget.
 struct Children {
     code: Arc<Code>,
+    budget: Arc<Budget>,
 }
 
 impl Spawn for Children {
@@ -119,9 +130,10 @@ impl Spawn for Children {
         done: Box<dyn FnOnce(i32) + Send>,
     ) -> std::io::Result<()> {
         let code = self.code.clone();
+        let budget = self.budget.clone();
         guest_thread("python.wasm child".into(), move || {
-            let exit =
-                run_guest(&code, &guest, stdio, Some(kill), &Timer::off()).unwrap_or_else(|err| {
+            let exit = run_guest(&code, &guest, stdio, Some(kill), &Timer::off(), budget)
+                .unwrap_or_else(|err| {
                     eprintln!("wasipy: {err}");
                     err.exit_code()
                 });
@@ -134,22 +146,40 @@ impl Spawn for Children {
 
 /// Runs a guest on the current thread (which needs a [`GUEST_THREAD_STACK`]-sized stack)
 /// with the given stdio; `kill` stops it from another thread ([`stop::KILLED`] is
-/// returned).
+/// returned). Its children count against `budget`.
 fn run_guest(
     code: &Arc<Code>,
     guest: &Guest,
     stdio: Stdio,
     kill: Option<Arc<AtomicBool>>,
     timer: &Timer,
+    budget: Arc<Budget>,
 ) -> Result<i32, Error> {
     let (engine, module) = code.for_guest(guest, timer)?;
     let spawner = Spawner {
-        spawn: Arc::new(Children { code: code.clone() }),
+        spawn: Arc::new(Children {
+            code: code.clone(),
+            budget: budget.clone(),
+        }),
         parent: guest.clone(),
+        budget,
     };
     let (wasi, bridge) = wasi_context(guest, stdio, spawner)?;
     let bridge = bridge.with_kill(kill);
-    let mut store = Store::new(&engine, Host { wasi, bridge });
+    // A `memory.grow` past the limit fails (-1): malloc returns NULL, CPython raises
+    // MemoryError, and the guest goes on.
+    let limits = StoreLimitsBuilder::new()
+        .memory_size(usize::try_from(guest.limits.memory).unwrap_or(usize::MAX))
+        .build();
+    let mut store = Store::new(
+        &engine,
+        Host {
+            wasi,
+            bridge,
+            limits,
+        },
+    );
+    store.limiter(|host| &mut host.limits);
     let mut linker: Linker<Host> = Linker::new(&engine);
     let setup = |e: wasmtime::Error| Error::Instantiate(e.to_string());
     p1::add_to_linker_sync(&mut linker, |host: &mut Host| &mut host.wasi).map_err(setup)?;
@@ -210,6 +240,7 @@ fn wasi_context(
             Bridge::new(Some(fd), config.network.clone(), fs)
                 .with_sandbox(config.sandboxed)
                 .with_spawner(spawner)
+                .with_channel_limit(guest.limits.channels)
         }
         None => Bridge::new(None, Policy::Off, Default::default()),
     };

@@ -5,6 +5,7 @@
 
 pub mod cmdline;
 pub mod host;
+pub mod limits;
 pub mod mounts;
 pub mod network;
 pub mod plan;
@@ -33,6 +34,8 @@ pub struct Guest {
     /// Whether this run may resume a start-up snapshot: nothing on its command line or in
     /// its environment asks for what the snapshot's core phase decided otherwise.
     pub may_resume: bool,
+    /// What this run and its children may consume.
+    pub limits: limits::Limits,
 }
 
 /// What a run's host bridge needs.

@@ -3,6 +3,7 @@
 //! to the [`Guest`] it will run. Nothing here touches the disk or starts wasmtime, so every
 //! rule is checked by a table.
 
+use crate::guest::limits::Limits;
 use crate::guest::mounts::Mount;
 use crate::guest::sandbox::{self, KEY_ENV, KEY_MOUNTS};
 use crate::guest::{plan, BridgeConfig, Guest, HOST_VAR};
@@ -41,6 +42,8 @@ pub struct Found<'a> {
     /// `WASIPY_MOUNTS` and `WASIPY_ENV`: the sandbox's extra lists.
     pub extra_mounts: &'a str,
     pub extra_env: &'a str,
+    /// The venv's limits ([`Venv::limits`]).
+    pub limits: Limits,
 }
 
 /// The guest a `python` invocation runs.
@@ -63,6 +66,7 @@ pub fn decide(found: Found<'_>, profile: Profile<'_>) -> Result<Guest, sandbox::
         env,
         mounts: found.runtime_mounts,
         bridge: Some(bridge),
+        limits: found.limits,
         ..Guest::default()
     };
     let (mut guest, script) = plan::command(base, found.exe, found.args, found.cwd);
@@ -133,6 +137,7 @@ mod tests {
             bridge_dir: "/cache/bridge".into(),
             extra_mounts: "/data:ro",
             extra_env: "MY_*",
+            limits: venv.limits().unwrap(),
         }
     }
 

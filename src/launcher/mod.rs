@@ -45,6 +45,7 @@ pub fn main(argv0: &OsStr, args: Vec<OsString>, settings: &Settings) -> anyhow::
         bridge_dir: cache_home.join("bridge"),
         extra_mounts: &settings.sandbox_mounts,
         extra_env: &settings.sandbox_env,
+        limits: venv.limits()?,
     };
     // Kept until the run ends: the sandbox's private temp dir.
     let tmp = venv.sandboxed().then(sandbox::temp_dir).transpose()?;

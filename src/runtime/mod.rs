@@ -201,8 +201,11 @@ impl Store {
             move |source| Error::Store(PathError::new("write", &path, source))
         };
         std::fs::create_dir_all(&self.root).map_err(write_err(&self.root))?;
+        let dest = self.root.join(&entry.id);
+        // What an install killed mid-download left behind.
+        crate::fsio::sweep_partials(&dest, crate::fsio::STALE);
         let staging = tempfile::Builder::new()
-            .prefix(&format!(".{}-", entry.id))
+            .prefix(&format!(".{}.partial-", entry.id))
             .tempdir_in(&self.root)
             .map_err(write_err(&self.root))?;
         let wasm = staging.path().join(WASM_FILE);

@@ -50,6 +50,8 @@ pub struct CreateOptions {
     pub pip: pip::PipSource,
     /// The sandbox profile, with network access only to these hosts.
     pub sandbox: Option<Vec<String>>,
+    /// Limits set explicitly (`pyvenv.cfg` pairs); the others keep the profile's defaults.
+    pub limits: Vec<(&'static str, String)>,
 }
 
 /// Creates (or refreshes) a venv at `opts.dir` for `runtime`, with `launcher` as its python.
@@ -248,6 +250,7 @@ fn populate(
         pairs.push((sandbox::KEY_MOUNTS, String::new()));
         pairs.push((sandbox::KEY_ENV, String::new()));
     }
+    pairs.extend(opts.limits.iter().cloned());
     let cfg = PyvenvCfg::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
     write_file(&root.join(pyvenv_cfg::FILE_NAME), cfg.render().as_bytes())
 }

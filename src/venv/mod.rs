@@ -10,6 +10,7 @@ pub mod registry;
 pub mod wheel;
 
 use crate::fsio::PathError;
+use crate::guest::limits::Limits;
 use crate::guest::{network, sandbox};
 use pyvenv_cfg::PyvenvCfg;
 use std::path::{Path, PathBuf};
@@ -39,6 +40,11 @@ pub enum Error {
     Wheel(#[from] wheel::Error),
     #[error("`{path}` names no runtime (`{KEY_RUNTIME} = ID` is missing); recreate the venv with `wasipy venv --clear {venv}`")]
     NoRuntime { path: PathBuf, venv: PathBuf },
+    #[error("`{path}`: {source}")]
+    Limit {
+        path: PathBuf,
+        source: crate::guest::limits::Error,
+    },
     #[error("byte-compiling `{path}` failed ({status}); the venv works, but starts slower until its files are compiled")]
     Compile { path: PathBuf, status: String },
 }
@@ -73,6 +79,14 @@ impl Venv {
     /// Which hosts guest code may reach through the bridge.
     pub fn network(&self) -> network::Policy {
         network::Policy::parse(self.cfg.get(KEY_NETWORK).unwrap_or("on"))
+    }
+
+    /// What this venv's runs may consume: the profile's defaults and the keys set.
+    pub fn limits(&self) -> Result<Limits, Error> {
+        Limits::from_cfg(|key| self.cfg.get(key), self.sandboxed()).map_err(|source| Error::Limit {
+            path: self.dir.join(pyvenv_cfg::FILE_NAME),
+            source,
+        })
     }
 
     /// The runtime id this venv runs.

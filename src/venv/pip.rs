@@ -2,7 +2,7 @@
 //! newest release on the index, kept in the cache for offline use) and where it comes from.
 
 use crate::runtime::catalogue;
-use crate::{http, index};
+use crate::{fsio, http, index};
 use std::path::{Path, PathBuf};
 
 /// Where `wasipy venv` gets pip.
@@ -100,8 +100,8 @@ fn fetch_newest(index: &str, wheels: &Path) -> Result<PathBuf, String> {
     if dest.is_file() {
         return Ok(dest);
     }
-    std::fs::create_dir_all(wheels).map_err(|e| format!("`{}`: {e}", wheels.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(wheels).map_err(|e| e.to_string())?;
+    let mut tmp = fsio::partial_file(&dest, fsio::STALE)
+        .map_err(|e| format!("`{}`: {e}", wheels.display()))?;
     let (sha, _) = http::download(&link.url, &mut tmp, &format!("wasipy: downloading {name}"))
         .map_err(|e| e.to_string())?;
     if let Some(expected) = &link.sha256 {
