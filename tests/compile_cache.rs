@@ -162,3 +162,55 @@ fn sixteen_concurrent_first_runs_share_one_valid_cache() {
         stderr(&out)
     );
 }
+
+/// A compile killed midway (SIGKILL: no cleanup runs) leaves at most a partial file, named
+/// as such and never loaded; the next compile of that file removes it. Planted partial
+/// files stand for a kill during the write itself, a window too short to hit reliably.
+#[test]
+fn a_compile_killed_midway_leaves_no_partial_file_behind() {
+    let venv = TestVenv::new();
+    let cache = tempfile::tempdir().unwrap();
+    let foreground = || {
+        let mut cmd = venv.python();
+        cmd.env("WASIPY_CACHE_DIR", cache.path())
+            .env("WASIPY_COMPILE", "foreground")
+            .args(["-c", "print('ok')"]);
+        cmd
+    };
+    for delay_ms in [300, 1500] {
+        let mut child = foreground().stderr(Stdio::null()).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    assert_eq!(run_ok(&mut foreground()), "ok\n");
+    let names: Vec<String> = compiled_files(cache.path())
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.is_empty());
+    let dir = cache.path().join("compiled");
+    for name in &names {
+        std::fs::write(
+            dir.join(format!(".{name}.partial-killed")),
+            vec![0u8; 1 << 20],
+        )
+        .unwrap();
+        std::fs::remove_file(dir.join(name)).unwrap();
+    }
+    assert_eq!(run_ok(&mut foreground()), "ok\n");
+    let left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".partial-"))
+        .collect();
+    assert!(left.is_empty(), "partial files left: {left:?}");
+    let mut again: Vec<String> = compiled_files(cache.path())
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    again.sort();
+    let mut names = names;
+    names.sort();
+    assert_eq!(again, names);
+}

@@ -97,3 +97,121 @@ fn out_of_memory_is_a_python_exception() {
         assert!(!err.contains("trapped"), "{code}: {err}");
     }
 }
+
+/// Runs `cmd` with writes limited to files of `kib` KiB (`RLIMIT_FSIZE`): a write past it
+/// fails with `EFBIG`, as a write to a full disk fails with `ENOSPC`.
+fn with_file_size_limit(cmd: &mut std::process::Command, kib: u64) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: kib << 10,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.output().unwrap()
+}
+
+/// A wheel `bigpkg` 1.0 whose `blob.py` is 2 MiB, built in `dir`.
+fn big_wheel(dir: &std::path::Path) -> std::path::PathBuf {
+    use sha2::Digest;
+    let blob = format!("DATA = '{}'\n", "x".repeat(2 << 20));
+    let files: [(&str, &[u8]); 4] = [
+        ("bigpkg/__init__.py", b"VALUE = 42\n"),
+        ("bigpkg/blob.py", blob.as_bytes()),
+        (
+            "bigpkg-1.0.dist-info/METADATA",
+            b"Metadata-Version: 2.1\nName: bigpkg\nVersion: 1.0\n",
+        ),
+        (
+            "bigpkg-1.0.dist-info/WHEEL",
+            b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        ),
+    ];
+    let path = dir.join("bigpkg-1.0-py3-none-any.whl");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let mut record = String::new();
+    for (name, data) in files {
+        zip.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut zip, data).unwrap();
+        let hash = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            sha2::Sha256::digest(data),
+        );
+        record += &format!("{name},sha256={hash},{}\n", data.len());
+    }
+    record += "bigpkg-1.0.dist-info/RECORD,,\n";
+    zip.start_file(
+        "bigpkg-1.0.dist-info/RECORD",
+        zip::write::SimpleFileOptions::default(),
+    )
+    .unwrap();
+    std::io::Write::write_all(&mut zip, record.as_bytes()).unwrap();
+    zip.finish().unwrap();
+    path
+}
+
+/// The disk fills up halfway through a pip install: pip's error and exit 1, and the venv
+/// still works (`pip list`, then the same install succeeds once there is room).
+#[test]
+fn a_full_disk_mid_install_leaves_the_venv_usable() {
+    let venv = TestVenv::new_with_pip();
+    let wheel = big_wheel(venv.tmp.path());
+    let install = |cmd: &mut std::process::Command| {
+        cmd.args(["-m", "pip", "install", "--no-index", "--no-cache-dir"])
+            .arg(&wheel);
+    };
+    let mut cmd = venv.python();
+    install(&mut cmd);
+    let out = with_file_size_limit(&mut cmd, 1024);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("ERROR: Could not install packages due to an OSError")
+            && err.contains("File too large"),
+        "{err}"
+    );
+    let list = run_ok(venv.python().args(["-m", "pip", "list"]));
+    assert!(list.contains("pip") && !list.contains("bigpkg"), "{list}");
+    let mut again = venv.python();
+    install(&mut again);
+    run_ok(&mut again);
+    let value = run_ok(venv.python().args([
+        "-c",
+        "import bigpkg.blob, bigpkg; print(bigpkg.VALUE, len(bigpkg.blob.DATA))",
+    ]));
+    assert_eq!(value, format!("42 {}\n", 2 << 20));
+}
+
+/// `wasipy venv` on a full disk: a one-line error, exit 1, and no venv, not even a hidden
+/// half-made one beside it.
+#[test]
+fn wasipy_venv_on_a_full_disk_leaves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("v");
+    let out = with_file_size_limit(&mut venv_command(&dir, &[]), 64);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err.trim()
+            .lines()
+            .last()
+            .map(|l| l.starts_with("wasipy: error: cannot write")),
+        Some(true),
+        "{err}"
+    );
+    assert!(err.contains("File too large"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

@@ -35,8 +35,7 @@ print(subprocess.run([sys.executable, "-c", child], capture_output=True, text=Tr
         let venv = TestVenv::with_args(args);
         let out = run_ok(venv.python().args(["-c", code, hog]));
         assert_eq!(
-            out,
-            "MemoryError\nnext 100000000\nchild MemoryError\n",
+            out, "MemoryError\nnext 100000000\nchild MemoryError\n",
             "{args:?}"
         );
     }
@@ -76,10 +75,7 @@ sys.exit(code)
             && lines[0].contains("4 alive at once, `wasipy-children`"),
         "{text}"
     );
-    assert!(
-        lines[1].starts_with("exit 3 threads back True"),
-        "{text}"
-    );
+    assert!(lines[1].starts_with("exit 3 threads back True"), "{text}");
 }
 
 #[test]
@@ -162,11 +158,7 @@ child.kill()
 child.wait()
 print(changed + missing + escaping, alive, changed > 0, escaping > 0)
 "#;
-    let out = run_ok(
-        venv.python()
-            .args(["-c", code])
-            .current_dir(&work),
-    );
+    let out = run_ok(venv.python().args(["-c", code]).current_dir(&work));
     let mode = std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "the host file's mode changed");
     assert_eq!(out, "10000 True True True\n");

@@ -109,9 +109,7 @@ impl Cache {
         };
         if cached(&engine, &path).is_none() {
             let serialized = self.compile(&engine, Tier::Optimized)?;
-            // The lock is ours: a partial file of this module is a killed writer's.
-            fsio::sweep_partials(&path, Duration::ZERO);
-            fsio::write_atomically(&path, &serialized).map_err(Error::Cache)?;
+            write_locked(&path, &serialized, true).map_err(Error::Cache)?;
         }
         self.make_snapshot(&engine)?;
         Ok(true)
@@ -208,10 +206,7 @@ impl Cache {
         }
         let serialized = self.compile(engine, tier)?;
         timer.mark(&format!("module compiled ({tier:?})"));
-        if lock.is_some() {
-            fsio::sweep_partials(path, Duration::ZERO); // a killed writer's, as above
-        }
-        match fsio::write_atomically(path, &serialized) {
+        match write_locked(path, &serialized, lock.is_some()) {
             // SAFETY: as in `cached`; the file was just produced by this engine.
             Ok(()) => unsafe { Module::deserialize_file(engine, path) },
             // An unwritable cache costs a compile per run but must not stop python.
@@ -265,6 +260,8 @@ impl Cache {
         else {
             return Ok(());
         };
+        // One process makes it; others wait for its file.
+        let lock = compile_lock(&path, true);
         if cached(engine, &path).is_some() {
             return Ok(());
         }
@@ -280,7 +277,7 @@ impl Cache {
         match made {
             Ok(serialized) => {
                 let _ = std::fs::remove_file(&failed);
-                fsio::write_atomically(&path, &serialized).map_err(Error::Cache)
+                write_locked(&path, &serialized, lock.is_some()).map_err(Error::Cache)
             }
             Err(err) => {
                 let _ = fsio::write_atomically(&failed, err.to_string().as_bytes());
@@ -389,6 +386,15 @@ fn cached(engine: &Engine, path: &Path) -> Option<Module> {
 }
 
 /// Beside a snapshot's cache file: why making it failed (runs then stop asking for it).
+/// Writes a cache file whole; with its compile lock held, a partial file of the same name
+/// can only be a killed writer's, and is removed first.
+fn write_locked(path: &Path, bytes: &[u8], locked: bool) -> Result<(), PathError> {
+    if locked {
+        fsio::sweep_partials(path, Duration::ZERO);
+    }
+    fsio::write_atomically(path, bytes)
+}
+
 fn failure_note(snapshot: &Path) -> PathBuf {
     snapshot.with_extension("failed")
 }
