@@ -39,12 +39,9 @@ fn child_threads(pid: u32) -> usize {
 }
 
 /// Runs `cmd` to its end; returns its stdout and its peak resident set in KiB.
+#[allow(clippy::zombie_processes)] // reaped by `wait4`, which also gives its rusage
 fn run_measured(cmd: &mut std::process::Command) -> (String, i64) {
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = cmd.stdout(Stdio::piped()).spawn().unwrap();
     let pid = child.id() as i32;
     let mut out = String::new();
     std::io::Read::read_to_string(&mut child.stdout.unwrap(), &mut out).unwrap();
@@ -155,19 +152,7 @@ mark("end")
     let start = std::time::Instant::now();
     for label in ["start", "end"] {
         assert_eq!(lines.next().unwrap().unwrap(), label);
-        // A child's thread ends just after its parent saw it exit: let the last one finish.
-        let mut now = usage(pid);
-        for _ in 0..40 {
-            if at
-                .first()
-                .is_none_or(|first: &(usize, u32, u64)| now.1 <= first.1)
-            {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-            now = usage(pid);
-        }
-        at.push(now);
+        at.push(settled(pid));
         stdin.write_all(b"\n").unwrap();
     }
     assert!(child.wait().unwrap().success());
