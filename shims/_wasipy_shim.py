@@ -9,6 +9,7 @@ patches is imported.
 
 import os as _os
 import sys as _sys
+import posix as _posix
 
 # Where the other shims live: programs may drop site-packages from sys.path later (pip's
 # isolated build environments do), so they are loaded from here, not searched for.
@@ -117,7 +118,7 @@ def _add_chmod():
         _load("_wasipy_bridge").call("fs.chmod", meta, filename=path)
 
     chmod.__doc__ = native.__doc__
-    _os.chmod = chmod
+    _os.chmod = _posix.chmod = chmod
 
 
 def _host_path(path):
@@ -148,8 +149,9 @@ def _add_chown():
         meta = {"path": _host_path(path), "uid": uid, "gid": gid, "follow": follow_symlinks}
         _load("_wasipy_bridge").call("fs.chown", meta, filename=path)
 
-    _os.chown = chown
-    _os.lchown = lambda path, uid, gid: chown(path, uid, gid, follow_symlinks=False)
+    # As natively, `os.chown is posix.chown` (CPython's test_posix calls the latter).
+    _os.chown = _posix.chown = chown
+    _os.lchown = _posix.lchown = lambda path, uid, gid: chown(path, uid, gid, follow_symlinks=False)
 
 
 def _add_dup2():

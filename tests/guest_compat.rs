@@ -56,8 +56,9 @@ fn a_broken_stdout_pipe_is_a_broken_pipe_error() {
     assert_eq!(stderr(&out), "broken pipe\n");
 }
 
-/// Found by CPython's own tests (`test_os`): errors name the path object given, bad ids are
-/// a TypeError, and a terminal size asked of a non-terminal is the guest's own ENOTTY.
+/// Found by CPython's own tests (`test_os`, `test_posix`): errors name the path object given,
+/// bad ids are a TypeError, a terminal size asked of a non-terminal is the guest's own
+/// ENOTTY, and `posix` has the functions `os` has.
 #[test]
 fn replaced_os_functions_fail_as_cpythons_do() {
     let venv = TestVenv::new();
@@ -69,9 +70,11 @@ fn replaced_os_functions_fail_as_cpythons_do() {
              try:\n        f()\n    except FileNotFoundError as e:\n        print(e.filename is name)\n\
          try:\n    os.chown(name, 1.0, 1)\nexcept TypeError:\n    print('TypeError')\n\
          try:\n    os.chown(os.fsdecode(b'\\xe7w\\xf0'), 1, 1)\nexcept FileNotFoundError:\n    print('undecodable')\n\
-         try:\n    os.get_terminal_size(0)\nexcept OSError as e:\n    print(e.errno == errno.ENOTTY)\n",
+         try:\n    os.get_terminal_size(0)\nexcept OSError as e:\n    print(e.errno == errno.ENOTTY)\n\
+         import posix\n\
+         print(all(getattr(posix, f) is getattr(os, f) for f in ('chmod', 'chown', 'lchown')))\n",
         missing = missing.to_str().unwrap()
     );
     let out = run_ok(venv.python().args(["-c", &code]));
-    assert_eq!(out, "True\nTrue\nTypeError\nundecodable\nTrue\n");
+    assert_eq!(out, "True\nTrue\nTypeError\nundecodable\nTrue\nTrue\n");
 }

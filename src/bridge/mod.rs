@@ -18,6 +18,7 @@ pub mod links;
 mod memory;
 pub mod net;
 mod paths;
+mod perms;
 pub mod poll;
 pub mod proc;
 pub mod readdir;
@@ -254,8 +255,8 @@ impl Bridge {
         let op = request.meta.get("op").and_then(Value::as_str).unwrap_or("");
         let result = match op {
             "ping" => Ok((json!({ "version": frame::VERSION }), request.body)),
-            "fs.chmod" => self.fs.chmod(&request.meta),
-            "fs.chown" => self.fs.chown(&request.meta),
+            "fs.chmod" => perms::chmod(&self.fs, &request.meta),
+            "fs.chown" => perms::chown(&self.fs, &request.meta),
             "stdio.discard" => self.discard_stdio(&request.meta),
             "proc.spawn" => self.procs.spawn(&request.meta),
             "proc.write" => self.procs.write(&request.meta, &request.body),
