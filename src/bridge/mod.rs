@@ -23,6 +23,7 @@ pub mod poll;
 pub mod proc;
 pub mod readdir;
 pub mod reply;
+mod streams;
 pub mod wasi;
 
 use crate::guest::network::Policy;
@@ -95,6 +96,8 @@ pub struct Bridge {
     sandboxed: bool,
     /// The most channels open at once ([`crate::guest::limits::KEY_CHANNELS`]).
     max_channels: usize,
+    /// Descriptors opened by path, and the FIFOs among them read and written as streams.
+    streams: streams::Streams,
 }
 
 /// One open channel: request bytes not yet parsed, reply bytes not yet read.
@@ -121,6 +124,7 @@ impl Bridge {
             listings: readdir::Listings::default(),
             sandboxed: false,
             max_channels: usize::MAX,
+            streams: streams::Streams::default(),
         }
     }
 
@@ -184,9 +188,34 @@ impl Bridge {
         }
     }
 
+    /// Called after a successful `path_open` of `path` in a mount's preopen `dir_fd`: where
+    /// descriptor `new_fd` leads, should it turn out to be a FIFO ([`streams`]).
+    pub fn opened_path(&mut self, dir_fd: u32, new_fd: u32, path: &[u8]) {
+        if let Some(mount) = self.fs.mount_at(dir_fd as i32) {
+            self.streams.opened(new_fd, mount, path);
+        }
+    }
+
+    /// Whether `fd` is a FIFO read and written as a stream.
+    pub fn is_stream(&self, fd: u32) -> bool {
+        self.streams.is_stream(fd)
+    }
+
+    /// Writes to stream `fd`, making it one if its file cannot be written at a position;
+    /// None if it is not such a file. `Err` is a WASI errno.
+    pub fn stream_write(&mut self, fd: u32, data: &[u8]) -> Option<Result<usize, i32>> {
+        self.streams.write(&self.fs, fd, data)
+    }
+
+    /// Reads from stream `fd`, as [`Bridge::stream_write`].
+    pub fn stream_read(&mut self, fd: u32, buf: &mut [u8]) -> Option<Result<usize, i32>> {
+        self.streams.read(&self.fs, fd, buf)
+    }
+
     /// Called on `fd_close`; forgets the channel (its HTTP streams stay until the run ends)
     /// and any listing being read.
     pub fn closed(&mut self, fd: u32) {
+        self.streams.closed(fd);
         self.channels.remove(&fd);
         self.listings.remove(&fd);
         self.net.closed(fd);

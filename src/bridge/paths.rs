@@ -95,6 +95,9 @@ fn shadow_open<T: Send + 'static>(linker: &mut Linker<T>, parts: Parts<T>) -> wa
                 if errno == 0 {
                     if let Some(fd) = super::memory::read_u32(memory, opened) {
                         bridge.opened(dir as u32, fd);
+                        if let Some(name) = slice(memory, path, len as u32 as usize) {
+                            bridge.opened_path(dir as u32, fd, name);
+                        }
                     }
                 }
                 Ok(errno)

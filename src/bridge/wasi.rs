@@ -7,6 +7,7 @@
 
 use super::memory::{gather, iovecs, slice, with_memory, write_u32, Parts, ERRNO_FAULT, MODULE};
 use super::readdir::{Listing, Listings};
+use super::streams::ERRNO_SPIPE;
 use super::Bridge;
 use wasmtime::{Caller, Linker};
 use wasmtime_wasi::p1::wasi_snapshot_preview1 as p1;
@@ -43,6 +44,10 @@ fn shadow_fd_io<T: Send + 'static>(
         move |mut caller: Caller<'_, T>, fd: i32, iovs: i32, len: i32, written: i32| {
             with_memory(&mut caller, parts, |wasi, bridge, memory| {
                 let ours = bridge.discards(fd as u32) || bridge.is_channel(fd as u32);
+                if bridge.is_stream(fd as u32) {
+                    return Ok(stream_write(bridge, memory, fd, (iovs, len), written)
+                        .unwrap_or(ERRNO_SPIPE));
+                }
                 if !ours {
                     let errno = in_tokio(p1::fd_write(
                         wasi,
@@ -52,6 +57,11 @@ fn shadow_fd_io<T: Send + 'static>(
                         len,
                         written,
                     ))?;
+                    if errno == ERRNO_SPIPE {
+                        // A FIFO: written in sequence by the bridge from now on.
+                        let streamed = stream_write(bridge, memory, fd, (iovs, len), written);
+                        return Ok(streamed.unwrap_or(errno));
+                    }
                     if errno == ERRNO_IO && (fd == 1 || fd == 2) && reader_gone(fd) {
                         // `python ... | head`: natively a BrokenPipeError, not an I/O error.
                         return Ok(ERRNO_PIPE);
@@ -72,15 +82,25 @@ fn shadow_fd_io<T: Send + 'static>(
         "fd_read",
         move |mut caller: Caller<'_, T>, fd: i32, iovs: i32, len: i32, read: i32| {
             with_memory(&mut caller, parts, |wasi, bridge, memory| {
+                if bridge.is_stream(fd as u32) {
+                    return Ok(
+                        stream_read(bridge, memory, fd, (iovs, len), read).unwrap_or(ERRNO_SPIPE)
+                    );
+                }
                 if !bridge.is_channel(fd as u32) {
-                    return in_tokio(p1::fd_read(
+                    let errno = in_tokio(p1::fd_read(
                         wasi,
                         &mut GuestMemory::Unshared(memory),
                         fd,
                         iovs,
                         len,
                         read,
-                    ));
+                    ))?;
+                    if errno == ERRNO_SPIPE {
+                        let streamed = stream_read(bridge, memory, fd, (iovs, len), read);
+                        return Ok(streamed.unwrap_or(errno));
+                    }
+                    return Ok(errno);
                 }
                 Ok(scatter(memory, bridge, fd as u32, iovs, len, read))
             })
@@ -272,6 +292,48 @@ fn sleep(
 }
 
 /// Whether the host's stdout/stderr is a pipe whose reading end is closed.
+/// Writes iovecs `iovs` to stream `fd` ([`Bridge::stream_write`]); the WASI errno, or None
+/// if `fd` is not a FIFO.
+fn stream_write(
+    bridge: &mut Bridge,
+    memory: &mut [u8],
+    fd: i32,
+    iovs: (i32, i32),
+    written: i32,
+) -> Option<i32> {
+    let Some(data) = gather(memory, iovs.0, iovs.1) else {
+        return Some(ERRNO_FAULT);
+    };
+    Some(match bridge.stream_write(fd as u32, &data)? {
+        Ok(n) => write_u32(memory, written, n as u32),
+        Err(errno) => errno,
+    })
+}
+
+/// Reads from stream `fd` into the first iovec that has room (a short read, as a pipe's).
+fn stream_read(
+    bridge: &mut Bridge,
+    memory: &mut [u8],
+    fd: i32,
+    iovs: (i32, i32),
+    read: i32,
+) -> Option<i32> {
+    let Some(parts) = iovecs(memory, iovs.0, iovs.1) else {
+        return Some(ERRNO_FAULT);
+    };
+    let Some(&(ptr, n)) = parts.iter().find(|(_, n)| *n > 0) else {
+        return Some(write_u32(memory, read, 0));
+    };
+    let start = ptr as u32 as usize;
+    let Some(buf) = memory.get_mut(start..start.saturating_add(n)) else {
+        return Some(ERRNO_FAULT);
+    };
+    Some(match bridge.stream_read(fd as u32, buf)? {
+        Ok(got) => write_u32(memory, read, got as u32),
+        Err(errno) => errno,
+    })
+}
+
 fn reader_gone(fd: i32) -> bool {
     let mut poll = libc::pollfd {
         fd,
