@@ -190,3 +190,43 @@ fn dash_i_after_a_script_enters_the_repl() {
     assert!(out.contains("42"), "{out:?}");
     assert_eq!(code, Some(0), "{out}");
 }
+
+/// pdb on a terminal, as people debug: breakpoints, stepping, printing, listing the source,
+/// continuing, and post-mortem after an exception; `breakpoint()` stops unless
+/// `PYTHONBREAKPOINT=0`.
+#[test]
+fn pdb_and_breakpoint_work_on_a_terminal() {
+    let venv = TestVenv::new();
+    let script = venv.tmp.path().join("debugged.py");
+    std::fs::write(&script, "x = 41\ny = x + 1\nprint('y is', y)\n1 / 0\n").unwrap();
+    // After post-mortem, pdb restarts the program: the second `q` ends it.
+    let commands = b"b 2\nc\np x\nl\nn\np y\nc\np y * 2\nq\nq\n";
+    let (out, _) = on_a_pty(&venv, &format!("-m pdb '{}'", script.display()), commands);
+    for expected in [
+        "Breakpoint 1 at",
+        "(2)<module>()\r\n-> y = x + 1",
+        "41\r\n",
+        "  1  \tx = 41\r\n  2 B->\ty = x + 1",
+        "-> print('y is', y)",
+        "42\r\n",
+        "ZeroDivisionError",
+        "Entering post mortem debugging",
+        "84\r\n",
+    ] {
+        assert!(out.contains(expected), "{expected:?} missing:\n{out}");
+    }
+
+    let stops = venv.tmp.path().join("stops.py");
+    std::fs::write(&stops, "z = 5\nbreakpoint()\nprint('after', z)\n").unwrap();
+    let (out, code) = on_a_pty(&venv, &format!("'{}'", stops.display()), b"p z + 1\nc\n");
+    assert!(out.contains("(Pdb) ") && out.contains("6\r\n"), "{out}");
+    assert!(out.contains("after 5"), "{out}");
+    assert_eq!(code, Some(0), "{out}");
+    let command = format!(
+        "env PYTHONBREAKPOINT=0 '{}' '{}'",
+        venv.bin("python").display(),
+        stops.display()
+    );
+    let out = run_ok(store_command("sh").args(["-c", &command]));
+    assert_eq!(out, "after 5\n");
+}
