@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use std::io::{Read, Write};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -229,4 +230,49 @@ fn pdb_and_breakpoint_work_on_a_terminal() {
     );
     let out = run_ok(store_command("sh").args(["-c", &command]));
     assert_eq!(out, "after 5\n");
+}
+
+/// An editor indexes what `sys.path` names: for a runtime with an on-disk stdlib, the guest
+/// sees it at its host path in the store, so `os.__file__`, every directory on `sys.path`
+/// (CPython's `pythonXY.zip`, absent natively too, aside), `sysconfig`'s stdlib and
+/// tracebacks name files on the host, in a transparent and in a sandboxed venv. (The
+/// default runtime's stdlib is a sourceless zip inside its wasm: see the README.)
+#[test]
+fn the_stdlib_is_where_the_host_can_read_it() {
+    ensure_runtime();
+    let manifest = shared_home().join(format!("runtimes/{}/manifest.json", runtime().id));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(manifest).unwrap()).unwrap();
+    if manifest["stdlib"].is_null() {
+        eprintln!("skipped: runtime {} has no on-disk stdlib", runtime().id);
+        return;
+    }
+    let code = r#"
+import json, os, sys, sysconfig, traceback
+try:
+    json.loads("{")
+except ValueError:
+    frames = [f.filename for f in traceback.extract_tb(sys.exc_info()[2])]
+print(json.dumps({"files": [os.__file__, json.__file__, frames[-1]],
+                  "dirs": [p for p in sys.path[1:] if not p.endswith(".zip")],
+                  "stdlib": sysconfig.get_paths()["stdlib"]}))
+"#;
+    for args in [&["--without-pip"][..], &["--without-pip", "--sandbox"]] {
+        let venv = TestVenv::with_args(args);
+        let out = run_ok(venv.python().args(["-c", code]));
+        let seen: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let store = shared_home().join("runtimes").join(&runtime().id);
+        let stdlib = field(&seen, "stdlib");
+        assert!(Path::new(stdlib).starts_with(&store), "{args:?}: {stdlib}");
+        for file in seen["files"].as_array().unwrap() {
+            let file = file.as_str().unwrap();
+            assert!(
+                Path::new(file).is_file() && file.starts_with(stdlib),
+                "{args:?}: {file}"
+            );
+        }
+        for dir in seen["dirs"].as_array().unwrap() {
+            assert!(Path::new(dir.as_str().unwrap()).is_dir(), "{args:?}: {dir}");
+        }
+    }
 }

@@ -196,7 +196,7 @@ impl Runner {
             }
             m
         }));
-        let mut argv = vec![format!("{}/python3", self.installed.manifest.guest_home)];
+        let mut argv = vec![format!("{}/python3", self.installed.guest_home())];
         argv.extend(args.iter().map(|a| a.to_string()));
         let guest = Guest {
             argv,

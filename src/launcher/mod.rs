@@ -32,6 +32,7 @@ pub fn main(argv0: &OsStr, args: Vec<OsString>, settings: &Settings) -> anyhow::
     timer.mark("venv and runtime located");
     let cache_home = settings.cache_home()?;
     let embedded = runtime.embedded();
+    let home = venv.cfg.get("home").unwrap_or_default();
     let found = Found {
         exe: &exe,
         args: &args,
@@ -39,8 +40,8 @@ pub fn main(argv0: &OsStr, args: Vec<OsString>, settings: &Settings) -> anyhow::
         env: host::env(),
         host_facts: host::facts(),
         venv: &venv,
-        runtime_mounts: runtime.mounts(embedded.as_ref()),
-        stdlib: runtime.stdlib_mount(),
+        runtime_mounts: runtime.mounts(embedded.as_ref(), home),
+        stdlib: runtime.stdlib_mount_for(home),
         shadowed: embedded.map(|e| vec![e.root]).unwrap_or_default(),
         bridge_dir: cache_home.join("bridge"),
         extra_mounts: &settings.sandbox_mounts,

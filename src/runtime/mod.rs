@@ -82,21 +82,50 @@ impl Installed {
     }
 
     /// What its guests see: the transparent profile (around `embedded`, its embedded
-    /// filesystem from [`Installed::embedded`], if any) plus its on-disk stdlib.
-    pub fn mounts(&self, embedded: Option<&Embedded>) -> Vec<Mount> {
+    /// filesystem from [`Installed::embedded`], if any), in which an on-disk stdlib is at
+    /// its host path already, plus the stdlib where a venv with `home` expects it.
+    pub fn mounts(&self, embedded: Option<&Embedded>, home: &str) -> Vec<Mount> {
         let claimed = embedded.map(|e| (e.root.as_str(), e.paths.as_slice()));
         let mut all = mounts::transparent(claimed);
-        all.extend(self.stdlib_mount());
+        all.extend(
+            self.stdlib_mount_for(home)
+                .filter(|m| m.guest != m.host.to_string_lossy()),
+        );
         all
     }
 
-    /// Its on-disk stdlib, read-only at `/usr/local/<stdlib>` where its `home` expects it.
+    /// The `home` a venv of this runtime names in `pyvenv.cfg` (CPython finds its prefix,
+    /// and so the stdlib, from it): with an on-disk stdlib, the runtime's own `bin` in the
+    /// store, so the stdlib, `sys.path` and tracebacks name files that exist on the host.
+    pub fn guest_home(&self) -> String {
+        match self.manifest.stdlib {
+            Some(_) => self.dir.join("bin").to_string_lossy().into_owned(),
+            None => self.manifest.guest_home.clone(),
+        }
+    }
+
+    /// Its on-disk stdlib, read-only, in the guest at its host path.
     pub fn stdlib_mount(&self) -> Option<Mount> {
-        self.manifest.stdlib.as_ref().map(|rel| Mount {
-            host: self.dir.join(rel),
-            guest: format!("/usr/local/{rel}"),
-            access: Access::ReadOnly,
+        self.manifest.stdlib.as_ref().map(|rel| {
+            let host = self.dir.join(rel);
+            Mount {
+                guest: host.to_string_lossy().into_owned(),
+                host,
+                access: Access::ReadOnly,
+            }
         })
+    }
+
+    /// The stdlib where a venv whose `pyvenv.cfg` says `home` looks for it: at its host path,
+    /// or, for a venv made before wasipy mapped it there (`home = /usr/local/bin`), at
+    /// `/usr/local/<stdlib>` (`wasipy venv DIR` again brings such a venv up to date).
+    pub fn stdlib_mount_for(&self, home: &str) -> Option<Mount> {
+        let mut mount = self.stdlib_mount()?;
+        if home == self.manifest.guest_home {
+            let rel = self.manifest.stdlib.as_deref()?;
+            mount.guest = format!("{}/{rel}", Path::new(home).parent()?.display());
+        }
+        Some(mount)
     }
 }
 
@@ -340,6 +369,47 @@ mod tests {
         )
         .unwrap();
         wasm
+    }
+
+    #[test]
+    fn an_on_disk_stdlib_is_at_its_host_path_and_old_venvs_keep_theirs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::at(tmp.path().to_owned());
+        fake_install(&store, "rt", b"wasm");
+        let mut installed = store.load("rt").unwrap();
+        assert_eq!(installed.guest_home(), "/usr/local/bin");
+        assert_eq!(installed.stdlib_mount(), None);
+        installed.manifest.stdlib = Some("lib/python3.13".into());
+        let dir = store.dir_of("rt");
+        let host = dir.join("lib/python3.13");
+        assert_eq!(installed.guest_home(), dir.join("bin").to_str().unwrap());
+        let cases = [
+            // (the venv's home, where it sees the stdlib, mapped besides `/`)
+            (
+                installed.guest_home(),
+                host.to_str().unwrap().to_owned(),
+                false,
+            ),
+            (
+                "/usr/local/bin".to_owned(),
+                "/usr/local/lib/python3.13".to_owned(),
+                true,
+            ),
+        ];
+        for (home, guest, extra) in cases {
+            let mount = installed.stdlib_mount_for(&home).unwrap();
+            assert_eq!(
+                (mount.host.as_path(), mount.guest.as_str()),
+                (host.as_path(), guest.as_str())
+            );
+            assert_eq!(mount.access, Access::ReadOnly);
+            let all = installed.mounts(None, &home);
+            assert_eq!(
+                all.iter().any(|m| m.guest == guest),
+                extra || guest == "/",
+                "{home}"
+            );
+        }
     }
 
     #[test]

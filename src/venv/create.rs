@@ -231,7 +231,7 @@ fn populate(
         write_file(&bin.join(name), text.as_bytes())?;
     }
     let mut pairs = vec![
-        ("home", runtime.manifest.guest_home.clone()),
+        ("home", runtime.guest_home()),
         ("implementation", "CPython".to_owned()),
         ("version", runtime.manifest.python_version.clone()),
         ("include-system-site-packages", "false".to_owned()),
