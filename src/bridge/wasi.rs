@@ -32,8 +32,8 @@ pub fn shadow<T: Send + 'static>(linker: &mut Linker<T>, parts: Parts<T>) -> was
     Ok(())
 }
 
-/// `fd_write`, `fd_read`, `fd_close`: channels and discarded stdio are the bridge's; a write to
-/// a closed stdout pipe is `EPIPE`, as natively.
+/// `fd_write`, `fd_read`, `fd_close`: channels, streams (FIFOs) and discarded stdio are the
+/// bridge's; a write to a closed stdout pipe is `EPIPE`, as natively.
 fn shadow_fd_io<T: Send + 'static>(
     linker: &mut Linker<T>,
     parts: Parts<T>,
@@ -77,6 +77,14 @@ fn shadow_fd_io<T: Send + 'static>(
             })
         },
     )?;
+    shadow_fd_read_close(linker, parts)
+}
+
+/// `fd_read` and `fd_close`, for channels and streams.
+fn shadow_fd_read_close<T: Send + 'static>(
+    linker: &mut Linker<T>,
+    parts: Parts<T>,
+) -> wasmtime::Result<()> {
     linker.func_wrap(
         MODULE,
         "fd_read",
