@@ -78,3 +78,42 @@ fn replaced_os_functions_fail_as_cpythons_do() {
     let out = run_ok(venv.python().args(["-c", &code]));
     assert_eq!(out, "True\nTrue\nTypeError\nundecodable\nTrue\nTrue\n");
 }
+
+/// WASI has no `pwd` or `grp`: the guest's answer for the host user, so `getpass.getuser()`
+/// with no `USER`/`LOGNAME` set, and `~` with no `HOME`, are what they are on the host; a
+/// sandboxed guest sees its own user only, with its private temp dir as home.
+#[test]
+fn pwd_and_grp_answer_for_the_host_user() {
+    // SAFETY: the entry is read at once, before any other lookup.
+    let (name, home) = unsafe {
+        let entry = libc::getpwuid(libc::getuid());
+        let text =
+            |p: *const libc::c_char| std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned();
+        (text((*entry).pw_name), text((*entry).pw_dir))
+    };
+    let code = "import getpass, grp, os, pathlib, pwd\n\
+                print(getpass.getuser())\n\
+                print(pwd.getpwuid(os.getuid()).pw_dir, pwd.getpwnam(getpass.getuser()).pw_uid == os.getuid())\n\
+                print(os.path.expanduser('~'), pathlib.Path.home())\n\
+                print(grp.getgrgid(os.getgid()).gr_gid == os.getgid(), len(pwd.getpwall()))\n\
+                try:\n    pwd.getpwnam('no such user')\nexcept KeyError as e:\n    print('KeyError', e)\n";
+    for (args, home) in [
+        (&["--without-pip"][..], home.as_str()),
+        (&["--without-pip", "--sandbox"], "/tmp"),
+    ] {
+        let venv = TestVenv::with_args(args);
+        let mut python = venv.python();
+        for var in ["USER", "LOGNAME", "LNAME", "USERNAME", "HOME"] {
+            python.env_remove(var);
+        }
+        let out = run_ok(python.args(["-c", code]));
+        assert_eq!(
+            out,
+            format!(
+                "{name}\n{home} True\n{home} {home}\nTrue 1\n\
+                 KeyError \"getpwnam(): name not found: 'no such user'\"\n"
+            ),
+            "{args:?}"
+        );
+    }
+}

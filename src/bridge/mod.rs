@@ -24,6 +24,7 @@ pub mod proc;
 pub mod readdir;
 pub mod reply;
 mod streams;
+mod users;
 pub mod wasi;
 
 use crate::guest::network::Policy;
@@ -75,6 +76,8 @@ pub const OPERATIONS: &[&str] = &[
     "tls.io",
     "tls.info",
     "tls.free",
+    "users.passwd",
+    "users.group",
 ];
 
 /// Per-run bridge state, kept in the wasmtime store beside the WASI context.
@@ -294,6 +297,8 @@ impl Bridge {
             "proc.wait" => self.procs.wait(&request.meta),
             "proc.communicate" => self.procs.communicate(&request.meta),
             "proc.kill" => self.procs.kill(&request.meta),
+            "users.passwd" => users::passwd(&request.meta, self.sandboxed),
+            "users.group" => users::group(&request.meta, self.sandboxed),
             op if is_net(op) => {
                 let stop = self.kill.as_deref();
                 self.net.answer(fd, op, &request.meta, request.body, stop)

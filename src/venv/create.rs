@@ -29,6 +29,8 @@ const SHIMS: &[(&str, &str)] = &[
         include_str!("../../shims/_wasipy_subprocess.py"),
     ),
     ("mmap.py", include_str!("../../shims/mmap.py")),
+    ("pwd.py", include_str!("../../shims/pwd.py")),
+    ("grp.py", include_str!("../../shims/grp.py")),
     (
         "_wasipy_socket.py",
         include_str!("../../shims/_wasipy_socket.py"),
