@@ -132,16 +132,16 @@ mod tests {
         let kind = |r: Reply| r.err().map(|f| f.kind);
         assert_eq!(
             kind(passwd(&meta(json!({"name": "no such user"})), false)),
-            Some("not_found".into())
+            Some("not_found")
         );
         assert_eq!(
             kind(passwd(&meta(json!({"uid": 1u64 << 40})), false)),
-            Some("not_found".into())
+            Some("not_found")
         );
         let other = if uid == 0 { 65534 } else { 0 };
         assert_eq!(
             kind(passwd(&meta(json!({ "uid": other })), true)),
-            Some("not_found".into())
+            Some("not_found")
         );
         let gid = unsafe { libc::getgid() };
         let (grp, _) = group(&meta(json!({ "gid": gid })), false).unwrap();
