@@ -12,7 +12,7 @@ fn writes_a_pep_405_layout() {
     let cfg = std::fs::read_to_string(venv.dir.join("pyvenv.cfg")).unwrap();
     let rt = runtime();
     for line in [
-        "home = /usr/local/bin".to_owned(),
+        format!("home = {}", runtime_home()),
         "include-system-site-packages = false".to_owned(),
         format!("version = {}", rt.version),
         "prompt = .venv".to_owned(),
@@ -68,6 +68,28 @@ fn prompt_and_clear() {
         "--clear empties"
     );
     run_ok(python(&venv.dir).args(["-c", "pass"]));
+}
+
+/// `wasipy venv DIR` again refreshes the venv's files and keeps its settings; what this run
+/// sets wins; `--clear` starts afresh.
+#[test]
+fn a_refresh_keeps_the_venvs_settings() {
+    let venv = TestVenv::with_args(&["--without-pip", "--sandbox", "--memory", "1GiB"]);
+    let cfg = || std::fs::read_to_string(venv.dir.join("pyvenv.cfg")).unwrap();
+    run_ok(&mut venv_command(
+        &venv.dir,
+        &["--without-pip", "--max-children", "2"],
+    ));
+    let text = cfg();
+    for line in [
+        "wasipy-sandbox = true\n",
+        "wasipy-memory = 1GiB\n",
+        "wasipy-children = 2\n",
+    ] {
+        assert!(text.contains(line), "{line:?} missing:\n{text}");
+    }
+    run_ok(&mut venv_command(&venv.dir, &["--without-pip", "--clear"]));
+    assert!(!cfg().contains("wasipy-memory"), "{}", cfg());
 }
 
 #[test]

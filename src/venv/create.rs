@@ -253,8 +253,26 @@ fn populate(
         pairs.push((sandbox::KEY_ENV, String::new()));
     }
     pairs.extend(opts.limits.iter().cloned());
-    let cfg = PyvenvCfg::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
+    let mut cfg = PyvenvCfg::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
+    if root == final_dir {
+        keep_settings(&mut cfg, &root.join(pyvenv_cfg::FILE_NAME));
+    }
     write_file(&root.join(pyvenv_cfg::FILE_NAME), cfg.render().as_bytes())
+}
+
+/// A venv refreshed in place keeps the settings it was given (sandbox, mounts, network,
+/// limits, or edited in by hand) that this run does not set; `--clear` starts afresh.
+fn keep_settings(cfg: &mut PyvenvCfg, old: &Path) {
+    let Ok(old) = PyvenvCfg::read(old) else {
+        return;
+    };
+    for (key, value) in old.entries() {
+        let ours = key.starts_with("wasipy-") && key != KEY_RUNTIME;
+        // `wasipy-mounts` and `wasipy-env` are written empty as a place to fill in.
+        if ours && cfg.get(key).is_none_or(str::is_empty) {
+            cfg.set(key, value);
+        }
+    }
 }
 
 /// The prompt CPython's venv uses by default: the directory's name.

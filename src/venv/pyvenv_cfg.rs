@@ -108,6 +108,11 @@ impl PyvenvCfg {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every `(key, value)`, in the file's order.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// Sets `key`, keeping its position if present, appending otherwise.
     pub fn set(&mut self, key: &str, value: &str) {
         match self.entries.iter_mut().find(|(k, _)| k == key) {

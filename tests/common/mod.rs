@@ -151,6 +151,18 @@ pub fn ensure_runtime() {
     });
 }
 
+/// The `home` a venv of the runtime under test names: its own `bin` in the store when its
+/// stdlib is on disk (the guest sees it at its host path), else `/usr/local/bin`.
+pub fn runtime_home() -> String {
+    let dir = shared_home().join("runtimes").join(&runtime().id);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    match manifest["stdlib"].is_null() {
+        true => "/usr/local/bin".to_owned(),
+        false => dir.join("bin").to_string_lossy().into_owned(),
+    }
+}
+
 /// `wasipy venv DIR ARGS...` on the runtime under test (unless ARGS name one).
 pub fn venv_command(dir: &Path, args: &[&str]) -> Command {
     ensure_runtime();
