@@ -68,8 +68,28 @@ fn an_added_copy_is_listed_used_protected_and_checked() {
         "mine",
         "--without-pip",
     ]));
-    let cfg = std::fs::read_to_string(venv.join("pyvenv.cfg")).unwrap();
-    assert!(cfg.contains("wasipy-runtime = mine"), "{cfg}");
+    let cfg = || std::fs::read_to_string(venv.join("pyvenv.cfg")).unwrap();
+    assert!(cfg().contains("wasipy-runtime = mine"), "{}", cfg());
+    // Neither `--runtime` nor `--python`: the newest installed, and of one version the one
+    // installed last (the catalogue's, after `mine`), said; a venv refreshed keeps its own.
+    let auto = wasipy_in(home.path())
+        .arg("venv")
+        .arg(work.path().join("auto"))
+        .arg("--without-pip")
+        .output()
+        .unwrap();
+    let said = stderr(&auto);
+    assert!(
+        said.contains("using runtime cpython-3.12.0-wlr, the newest installed"),
+        "{said}"
+    );
+    run_ok(
+        wasipy_in(home.path())
+            .arg("venv")
+            .arg(&venv)
+            .arg("--without-pip"),
+    );
+    assert!(cfg().contains("wasipy-runtime = mine"), "{}", cfg());
     let mut python = Command::new(venv.join("bin/python"));
     python
         .env("WASIPY_HOME", home.path())

@@ -266,26 +266,57 @@ fn choose_runtime(
         }
         return Ok(store.ensure(runtime::catalogue_entry(Some(spec))?)?);
     }
-    if let Some(version) = python {
-        let matches = |v: &str| v == version || v.starts_with(&format!("{version}."));
-        let mut installed: Vec<_> = store
-            .list()
-            .into_iter()
-            .filter(|m| matches(&m.python_version))
-            .collect();
-        installed.sort_by_key(|m| version_key(&m.python_version));
-        if let Some(best) = installed.last() {
-            return Ok(store.load(&best.id)?);
+    // Of one version: one built by `scripts/build-runtime` (optimised, with a start-up
+    // snapshot) first, then the one installed last.
+    let fast = |id: &str| {
+        let dir = store.dir_of(id);
+        let installed_at =
+            std::fs::metadata(dir.join(runtime::MANIFEST_FILE)).and_then(|m| m.modified());
+        (dir.join(runtime::PREINIT_FILE).is_file(), installed_at.ok())
+    };
+    let installed: Vec<_> = store
+        .list()
+        .into_iter()
+        .map(|m| (m.id, m.python_version))
+        .collect();
+    let Some(version) = python else {
+        // Neither given: the best runtime already installed, else the catalogue's default.
+        for id in ranked(&installed, |_| true, fast) {
+            if let Ok(found) = store.load(id) {
+                eprintln!("wasipy: using runtime {id}, the newest installed (`--runtime ID` or `--python X.Y` picks another)");
+                return Ok(found);
+            }
         }
-        let entry = catalogue::get()
-            .runtimes
-            .iter()
-            .filter(|e| matches(&e.python_version))
-            .max_by_key(|e| version_key(&e.python_version))
-            .ok_or_else(|| anyhow::anyhow!("no runtime for Python {version} is installed or known; add one with `wasipy runtime add PATH`"))?;
-        return Ok(store.ensure(entry)?);
+        return Ok(store.ensure(runtime::catalogue_entry(None)?)?);
+    };
+    let matches = |v: &str| v == version || v.starts_with(&format!("{version}."));
+    if let Some(best) = ranked(&installed, matches, fast).first() {
+        return Ok(store.load(best)?);
     }
-    Ok(store.ensure(runtime::catalogue_entry(None)?)?)
+    let entry = catalogue::get()
+        .runtimes
+        .iter()
+        .filter(|e| matches(&e.python_version))
+        .max_by_key(|e| version_key(&e.python_version))
+        .ok_or_else(|| anyhow::anyhow!("no runtime for Python {version} is installed or known; add one with `wasipy runtime add PATH`"))?;
+    Ok(store.ensure(entry)?)
+}
+
+/// The ids of `installed` runtimes (`(id, version)`) whose version `matches`, best first:
+/// the newest version, then by `rank` (see `choose_runtime`: a fast one, the latest
+/// installed).
+fn ranked<K: Ord>(
+    installed: &[(String, String)],
+    matches: impl Fn(&str) -> bool,
+    rank: impl Fn(&str) -> K,
+) -> Vec<&str> {
+    let mut found: Vec<_> = installed
+        .iter()
+        .filter(|(_, version)| matches(version))
+        .map(|(id, version)| (version_key(version), rank(id), id.as_str()))
+        .collect();
+    found.sort();
+    found.into_iter().rev().map(|(_, _, id)| id).collect()
 }
 
 fn version_key(version: &str) -> Vec<u64> {
@@ -300,6 +331,10 @@ fn create_venv(
 ) -> anyhow::Result<i32> {
     let data_home = settings.data_home()?;
     let store = Store::in_home(data_home);
+    // `wasipy venv DIR` again on a wasipy venv keeps its runtime unless told otherwise.
+    let existing = crate::venv::Venv::open(&opts.dir).ok();
+    let kept = existing.as_ref().and_then(|v| v.runtime_id().ok());
+    let runtime = runtime.or(kept.filter(|_| python.is_none()));
     let installed = choose_runtime(&store, runtime, python, settings)?;
     let launcher = std::env::current_exe()?;
     let (venv, pip) = create::create(&opts, &installed, &launcher, settings.cache_home()?)?;
@@ -396,4 +431,39 @@ fn list(store: &Store, json: bool) -> anyhow::Result<i32> {
         );
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_installed_runtime_first_and_a_fast_one_of_a_version() {
+        let installed: Vec<(String, String)> = [
+            ("cpython-3.12.0-wlr", "3.12.0"),
+            ("cpython-3.13.5-built", "3.13.5"),
+            ("cpython-3.13.5-other", "3.13.5"),
+            ("cpython-3.13.10-x", "3.13.10"),
+        ]
+        .iter()
+        .map(|(i, v)| (i.to_string(), v.to_string()))
+        .collect();
+        let fast = |id: &str| (id.ends_with("built"), 0);
+        let any = |_: &str| true;
+        assert_eq!(
+            ranked(&installed, any, fast),
+            [
+                "cpython-3.13.10-x",
+                "cpython-3.13.5-built",
+                "cpython-3.13.5-other",
+                "cpython-3.12.0-wlr"
+            ]
+        );
+        let only_313_5 = |v: &str| v == "3.13.5";
+        assert_eq!(
+            ranked(&installed, only_313_5, fast)[0],
+            "cpython-3.13.5-built"
+        );
+        assert!(ranked(&[], any, fast).is_empty());
+    }
 }
