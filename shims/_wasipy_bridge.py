@@ -50,6 +50,17 @@ def error(kind, message, errno_name=None, filename=None, detail=None):
     return cls(kind, message, errno_name, detail)
 
 
+def entry(request, missing):
+    """The reply meta of ``request()`` (a ``call``), or ``KeyError(missing)`` when the host
+    has no such entry: how ``pwd`` and ``grp`` report an unknown user or group."""
+    try:
+        return request()[0]
+    except BridgeError as exc:
+        if exc.kind == "not_found":
+            raise KeyError(missing) from None
+        raise
+
+
 def open_channel():
     """A new channel of its own (a socket's descriptor, say)."""
     try:

@@ -16,14 +16,9 @@ class struct_group(_namedtuple("struct_group", ("gr_name", "gr_passwd", "gr_gid"
 
 
 def _lookup(meta, missing):
-    from _wasipy_bridge import BridgeError, call
+    from _wasipy_bridge import call, entry
 
-    try:
-        answer = call("users.group", meta)[0]
-    except BridgeError as exc:
-        if exc.kind == "not_found":
-            raise KeyError(missing) from None
-        raise
+    answer = entry(lambda: call("users.group", meta), missing)
     return struct_group(answer["name"], answer["passwd"], answer["gid"], list(answer["mem"]))
 
 

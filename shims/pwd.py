@@ -20,14 +20,9 @@ class struct_passwd(_namedtuple("struct_passwd", _FIELDS)):
 
 
 def _lookup(meta, missing):
-    from _wasipy_bridge import BridgeError, call
+    from _wasipy_bridge import call, entry
 
-    try:
-        answer = call("users.passwd", meta)[0]
-    except BridgeError as exc:
-        if exc.kind == "not_found":
-            raise KeyError(missing) from None
-        raise
+    answer = entry(lambda: call("users.passwd", meta), missing)
     return struct_passwd(*(answer[k] for k in _KEYS))
 
 
