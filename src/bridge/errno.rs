@@ -88,6 +88,33 @@ pub fn from_io(err: &std::io::Error) -> Failure {
     }
 }
 
+/// The guest's (WASI's) errno for a host I/O error the bridge met doing a call itself;
+/// `fallback` for one the table does not name.
+pub fn wasi(err: &std::io::Error, fallback: i32) -> i32 {
+    const TABLE: &[(i32, i32)] = &[
+        (libc::EACCES, 2),
+        (libc::EAGAIN, 6),
+        (libc::EBADF, 8),
+        (libc::EEXIST, 20),
+        (libc::EINVAL, 28),
+        (libc::EIO, 29),
+        (libc::EISDIR, 31),
+        (libc::ELOOP, 32),
+        (libc::ENAMETOOLONG, 37),
+        (libc::ENOENT, 44),
+        (libc::ENOSPC, 51),
+        (libc::ENOTDIR, 54),
+        (libc::EPERM, 63),
+        (libc::EPIPE, 64),
+        (libc::EROFS, 69),
+    ];
+    let raw = err.raw_os_error().unwrap_or(libc::EIO);
+    TABLE
+        .iter()
+        .find(|(host, _)| *host == raw)
+        .map_or(fallback, |(_, wasi)| *wasi)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,6 +27,8 @@ const ERRNO_NOENT: i32 = 44;
 const ERRNO_MFILE: i32 = 33;
 /// A WASI `filestat` (what `path_filestat_get` writes).
 const FILESTAT_LEN: usize = 64;
+/// Open flag `directory`.
+const OFLAGS_DIRECTORY: i32 = 2;
 /// Lookup flag `symlink_follow`.
 const FOLLOW: i32 = 1;
 
@@ -95,7 +97,9 @@ fn shadow_open<T: Send + 'static>(linker: &mut Linker<T>, parts: Parts<T>) -> wa
                 if errno == 0 {
                     if let Some(fd) = super::memory::read_u32(memory, opened) {
                         bridge.opened(dir as u32, fd);
-                        if let Some(name) = slice(memory, path, len as u32 as usize) {
+                        // A directory is never a FIFO: most opens at start-up record nothing.
+                        let name = slice(memory, path, len as u32 as usize);
+                        if let (0, Some(name)) = (oflags & OFLAGS_DIRECTORY, name) {
                             bridge.opened_path(dir as u32, fd, name);
                         }
                     }
@@ -325,7 +329,7 @@ fn readlink_here(
     };
     match target {
         Ok(target) => put_bytes(memory, target.as_os_str().as_encoded_bytes(), out),
-        Err(e) => wasi_errno(&e),
+        Err(e) => super::errno::wasi(&e, ERRNO_PERM),
     }
 }
 
@@ -346,7 +350,7 @@ fn symlink_here(bridge: &Bridge, memory: &[u8], target: PathArg, arg: PathArg, e
     match resolved(bridge, memory, arg) {
         Ok(Some((fd, rel))) => host_dir(bridge, fd)
             .and_then(|d| symlink_contents(target, &d, Path::new(&rel)))
-            .map_or_else(|e| wasi_errno(&e), |()| 0),
+            .map_or_else(|e| super::errno::wasi(&e, ERRNO_PERM), |()| 0),
         Ok(None) => errno,
         Err(loop_errno) => loop_errno,
     }
@@ -497,27 +501,4 @@ fn put_bytes(memory: &mut [u8], bytes: &[u8], (buf, buf_len, used): (i32, i32, i
     };
     dest.copy_from_slice(&bytes[..n]);
     write_u32(memory, used, n as u32)
-}
-
-/// The WASI errno for a host error from the lookups done here.
-fn wasi_errno(err: &std::io::Error) -> i32 {
-    const TABLE: &[(i32, i32)] = &[
-        (libc::EACCES, 2),
-        (libc::EEXIST, 20),
-        (libc::EINVAL, 28),
-        (libc::EIO, 29),
-        (libc::EISDIR, 31),
-        (libc::ELOOP, 32),
-        (libc::ENAMETOOLONG, 37),
-        (libc::ENOENT, ERRNO_NOENT),
-        (libc::ENOSPC, 51),
-        (libc::ENOTDIR, 54),
-        (libc::EPERM, ERRNO_PERM),
-        (libc::EROFS, 69),
-    ];
-    let raw = err.raw_os_error().unwrap_or(libc::EIO);
-    TABLE
-        .iter()
-        .find(|(host, _)| *host == raw)
-        .map_or(ERRNO_PERM, |(_, wasi)| *wasi)
 }

@@ -135,20 +135,8 @@ fn retry_eintr(mut op: impl FnMut() -> std::io::Result<usize>) -> Result<usize, 
         match op() {
             Ok(n) => return Ok(n),
             Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(err) => return Err(wasi_errno(&err)),
+            Err(err) => return Err(super::errno::wasi(&err, 29)), // else `io`
         }
-    }
-}
-
-/// The WASI errno for a stream's host error (the ones reads and writes of a pipe give).
-fn wasi_errno(err: &std::io::Error) -> i32 {
-    match err.raw_os_error() {
-        Some(libc::EPIPE) => 64,
-        Some(libc::EAGAIN) => 6,
-        Some(libc::EBADF) => 8,
-        Some(libc::EINVAL) => 28,
-        Some(libc::ENOSPC) => 51,
-        _ => 29, // io
     }
 }
 
