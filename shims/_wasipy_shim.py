@@ -200,6 +200,8 @@ _PATCHES = {
     "_pytest.capture": "_wasipy_compat:patch_pytest_capture",
     "_pytest.faulthandler": "_wasipy_compat:patch_pytest_faulthandler",
     "socketserver": "_wasipy_compat:patch_socketserver",
+    "threading": "_wasipy_compat:patch_threading",
+    "multiprocessing.process": "_wasipy_compat:patch_multiprocessing",
     "asyncio.base_events": "_wasipy_compat:patch_asyncio_executor",
     "asyncio.unix_events": "_wasipy_asyncio:patch_unix_events",
     "rich.live": "_wasipy_compat:patch_rich_live",

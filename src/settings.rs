@@ -17,6 +17,8 @@ pub const SNAPSHOT_VAR: &str = "WASIPY_SNAPSHOT";
 /// Extra sandbox mounts and environment variables, added to `pyvenv.cfg`'s lists.
 pub const MOUNTS_VAR: &str = "WASIPY_MOUNTS";
 pub const ENV_VAR: &str = "WASIPY_ENV";
+/// A JSON file of more runtimes for the catalogue (a team's own builds and their pins).
+pub const CATALOGUE_VAR: &str = "WASIPY_CATALOGUE";
 
 /// How the engine compiles and starts guests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +52,8 @@ pub struct Settings {
     /// `WASIPY_MOUNTS`, `WASIPY_ENV`: the sandbox's extra lists.
     pub sandbox_mounts: String,
     pub sandbox_env: String,
+    /// `WASIPY_CATALOGUE`: more catalogue runtimes (see `runtime::catalogue::init`).
+    pub catalogue: Option<PathBuf>,
 }
 
 impl Settings {
@@ -72,6 +76,9 @@ impl Settings {
             cache_home: dirs::cache_home(vars),
             sandbox_mounts: var(MOUNTS_VAR).unwrap_or_default(),
             sandbox_env: var(ENV_VAR).unwrap_or_default(),
+            catalogue: var(CATALOGUE_VAR)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
         }
     }
 

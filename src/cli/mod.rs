@@ -1,11 +1,14 @@
 //! The management CLI (`wasipy venv`, `wasipy runtime ...`, `wasipy doctor`): the command
 //! line parsed by clap, then one function per command.
 
+mod build;
+mod choose;
 pub mod doctor;
 pub mod runtime_add;
+mod runtime_install;
 
 use crate::engine::cache::Cache;
-use crate::runtime::{self, catalogue, Store};
+use crate::runtime::{catalogue, Store};
 use crate::settings::Settings;
 use crate::venv::create::{self, CreateOptions};
 use crate::venv::pip::PipSource;
@@ -117,8 +120,10 @@ fn memory_size(text: &str) -> Result<u64, String> {
 
 #[derive(Debug, Subcommand)]
 enum RuntimeCommand {
-    /// Download a runtime (default: the default runtime) into the store, verified by SHA-256.
+    /// Install a runtime by id or Python version (`3.13`: the newest, fastest one known;
+    /// default: the default runtime): downloaded and verified by SHA-256, or built here.
     Install {
+        #[arg(value_name = "ID|VERSION")]
         id: Option<String>,
         /// Download again even if it is installed and intact.
         #[arg(long)]
@@ -162,6 +167,9 @@ enum RuntimeCommand {
 
 pub fn main(settings: &Settings) -> anyhow::Result<i32> {
     let cli = Cli::parse();
+    if let Some(path) = &settings.catalogue {
+        catalogue::init(path).map_err(anyhow::Error::msg)?;
+    }
     let store = || -> anyhow::Result<Store> { Ok(Store::in_home(settings.data_home()?)) };
     match cli.command {
         Command::Venv {
@@ -194,7 +202,7 @@ pub fn main(settings: &Settings) -> anyhow::Result<i32> {
             create_venv(opts, runtime.as_deref(), python.as_deref(), settings)
         }
         Command::Runtime(RuntimeCommand::Install { id, force }) => {
-            install(&store()?, id.as_deref(), force)
+            install(&store()?, id.as_deref(), force, settings)
         }
         Command::Runtime(RuntimeCommand::List { json }) => list(&store()?, json),
         Command::Runtime(RuntimeCommand::Add { path, id }) => {
@@ -245,84 +253,6 @@ fn compile(store: &Store, id: &str, quiet: bool, settings: &Settings) -> anyhow:
     Ok(0)
 }
 
-/// The runtime a new venv gets: `--runtime` (an id, or a path to add), `--python` (the
-/// newest installed runtime of that version, else the catalogue's), or the default.
-fn choose_runtime(
-    store: &Store,
-    runtime: Option<&str>,
-    python: Option<&str>,
-    settings: &Settings,
-) -> anyhow::Result<runtime::Installed> {
-    if let Some(spec) = runtime {
-        let path = std::path::Path::new(spec);
-        if spec.contains('/') || (path.exists() && !store.dir_of(spec).exists()) {
-            return match runtime_add::add(store, path, None, settings) {
-                Err(runtime_add::Error::Exists { id }) => Ok(store.load(&id)?),
-                other => Ok(other?),
-            };
-        }
-        if let Ok(installed) = store.load(spec) {
-            return Ok(installed);
-        }
-        return Ok(store.ensure(runtime::catalogue_entry(Some(spec))?)?);
-    }
-    // Of one version: one built by `scripts/build-runtime` (optimised, with a start-up
-    // snapshot) first, then the one installed last.
-    let fast = |id: &str| {
-        let dir = store.dir_of(id);
-        let installed_at =
-            std::fs::metadata(dir.join(runtime::MANIFEST_FILE)).and_then(|m| m.modified());
-        (dir.join(runtime::PREINIT_FILE).is_file(), installed_at.ok())
-    };
-    let installed: Vec<_> = store
-        .list()
-        .into_iter()
-        .map(|m| (m.id, m.python_version))
-        .collect();
-    let Some(version) = python else {
-        // Neither given: the best runtime already installed, else the catalogue's default.
-        for id in ranked(&installed, |_| true, fast) {
-            if let Ok(found) = store.load(id) {
-                eprintln!("wasipy: using runtime {id}, the newest installed (`--runtime ID` or `--python X.Y` picks another)");
-                return Ok(found);
-            }
-        }
-        return Ok(store.ensure(runtime::catalogue_entry(None)?)?);
-    };
-    let matches = |v: &str| v == version || v.starts_with(&format!("{version}."));
-    if let Some(best) = ranked(&installed, matches, fast).first() {
-        return Ok(store.load(best)?);
-    }
-    let entry = catalogue::get()
-        .runtimes
-        .iter()
-        .filter(|e| matches(&e.python_version))
-        .max_by_key(|e| version_key(&e.python_version))
-        .ok_or_else(|| anyhow::anyhow!("no runtime for Python {version} is installed or known; add one with `wasipy runtime add PATH`"))?;
-    Ok(store.ensure(entry)?)
-}
-
-/// The ids of `installed` runtimes (`(id, version)`) whose version `matches`, best first:
-/// the newest version, then by `rank` (see `choose_runtime`: a fast one, the latest
-/// installed).
-fn ranked<K: Ord>(
-    installed: &[(String, String)],
-    matches: impl Fn(&str) -> bool,
-    rank: impl Fn(&str) -> K,
-) -> Vec<&str> {
-    let mut found: Vec<_> = installed
-        .iter()
-        .filter(|(_, version)| matches(version))
-        .map(|(id, version)| (version_key(version), rank(id), id.as_str()))
-        .collect();
-    found.sort();
-    found.into_iter().rev().map(|(_, _, id)| id).collect()
-}
-
-fn version_key(version: &str) -> Vec<u64> {
-    version.split('.').map(|p| p.parse().unwrap_or(0)).collect()
-}
-
 fn create_venv(
     opts: CreateOptions,
     runtime: Option<&str>,
@@ -335,7 +265,7 @@ fn create_venv(
     let existing = crate::venv::Venv::open(&opts.dir).ok();
     let kept = existing.as_ref().and_then(|v| v.runtime_id().ok());
     let runtime = runtime.or(kept.filter(|_| python.is_none()));
-    let installed = choose_runtime(&store, runtime, python, settings)?;
+    let installed = choose::runtime(&store, runtime, python, settings)?;
     let launcher = std::env::current_exe()?;
     let (venv, pip) = create::create(&opts, &installed, &launcher, settings.cache_home()?)?;
     if let Err(err) = create::compile_site_packages(&venv, &installed) {
@@ -355,12 +285,16 @@ fn create_venv(
     Ok(0)
 }
 
-fn install(store: &Store, id: Option<&str>, force: bool) -> anyhow::Result<i32> {
-    let entry = runtime::catalogue_entry(id)?;
-    let installed = if force {
-        store.install(entry)?
-    } else {
-        store.ensure(entry)?
+fn install(
+    store: &Store,
+    spec: Option<&str>,
+    force: bool,
+    settings: &Settings,
+) -> anyhow::Result<i32> {
+    let entry = runtime_install::resolve(spec)?;
+    let installed = match force {
+        true => runtime_install::install(store, entry, true, settings)?,
+        false => runtime_install::ensure(store, entry, settings)?,
     };
     println!(
         "{} {} {}",
@@ -431,39 +365,4 @@ fn list(store: &Store, json: bool) -> anyhow::Result<i32> {
         );
     }
     Ok(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_newest_installed_runtime_first_and_a_fast_one_of_a_version() {
-        let installed: Vec<(String, String)> = [
-            ("cpython-3.12.0-wlr", "3.12.0"),
-            ("cpython-3.13.5-built", "3.13.5"),
-            ("cpython-3.13.5-other", "3.13.5"),
-            ("cpython-3.13.10-x", "3.13.10"),
-        ]
-        .iter()
-        .map(|(i, v)| (i.to_string(), v.to_string()))
-        .collect();
-        let fast = |id: &str| (id.ends_with("built"), 0);
-        let any = |_: &str| true;
-        assert_eq!(
-            ranked(&installed, any, fast),
-            [
-                "cpython-3.13.10-x",
-                "cpython-3.13.5-built",
-                "cpython-3.13.5-other",
-                "cpython-3.12.0-wlr"
-            ]
-        );
-        let only_313_5 = |v: &str| v == "3.13.5";
-        assert_eq!(
-            ranked(&installed, only_313_5, fast)[0],
-            "cpython-3.13.5-built"
-        );
-        assert!(ranked(&[], any, fast).is_empty());
-    }
 }

@@ -80,12 +80,23 @@ pub fn add(
     id: Option<&str>,
     settings: &Settings,
 ) -> Result<Installed, Error> {
+    add_from(store, source, id, None, settings)
+}
+
+/// [`add`], recording `origin` (a URL, a build) as where it came from instead of `source`.
+pub fn add_from(
+    store: &Store,
+    source: &Path,
+    id: Option<&str>,
+    origin: Option<&str>,
+    settings: &Settings,
+) -> Result<Installed, Error> {
     std::fs::create_dir_all(store.root()).map_err(fsio::write_err(store.root()))?;
     let staging = tempfile::Builder::new()
         .prefix(".add-")
         .tempdir_in(store.root())
         .map_err(fsio::write_err(store.root()))?;
-    let provisional = unpack(source, staging.path(), id)?;
+    let provisional = unpack(source, staging.path(), id, origin)?;
     eprintln!(
         "wasipy: running `{}` once to see what it is",
         source.display()
@@ -111,7 +122,12 @@ pub fn add(
 }
 
 /// Unpacks `source` into `staging` and describes what is known before running it.
-fn unpack(source: &Path, staging: &Path, id: Option<&str>) -> Result<Installed, Error> {
+fn unpack(
+    source: &Path,
+    staging: &Path,
+    id: Option<&str>,
+    origin: Option<&str>,
+) -> Result<Installed, Error> {
     let unpacked = archive::unpack(source, staging, WASM_FILE)?;
     let wasm = staging.join(WASM_FILE);
     let sha256 = runtime::sha256_file(&wasm).map_err(fsio::read_err(&wasm))?;
@@ -126,10 +142,10 @@ fn unpack(source: &Path, staging: &Path, id: Option<&str>) -> Result<Installed, 
         embedded: None,
         platform: String::new(),
         stdlib: unpacked.stdlib,
-        source: std::path::absolute(source)
-            .unwrap_or_else(|_| source.to_owned())
-            .display()
-            .to_string(),
+        source: origin.map(str::to_owned).unwrap_or_else(|| {
+            let path = std::path::absolute(source).unwrap_or_else(|_| source.to_owned());
+            path.display().to_string()
+        }),
         stamp: Stamp::of(&wasm).map_err(fsio::read_err(&wasm))?,
     };
     Ok(Installed {
@@ -296,7 +312,13 @@ pub fn remove(store: &Store, registry: &Registry, id: &str, force: bool) -> Resu
             venvs: users,
         });
     }
-    // Move aside first so a half-deleted runtime is never seen under its id.
+    discard(store, id)
+}
+
+/// Removes runtime `id` from the store, whoever uses it: moved aside first, so a
+/// half-deleted runtime is never seen under its id.
+pub fn discard(store: &Store, id: &str) -> Result<(), Error> {
+    let dir = store.dir_of(id);
     let trash = tempfile::Builder::new()
         .prefix(".removed-")
         .tempdir_in(store.root())

