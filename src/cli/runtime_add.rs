@@ -102,13 +102,15 @@ pub fn add_from(
         source.display()
     );
     let runner = Runner::new(provisional, settings).map_err(|e| not_wasm(e, source))?;
-    let manifest = describe(&runner, source)?;
+    let mut manifest = describe(&runner, source)?;
     let dest = store.dir_of(&manifest.id);
     if dest.exists() {
         return Err(Error::Exists { id: manifest.id });
     }
     if let Some(rel) = &manifest.stdlib {
         compile_stdlib(&runner, rel, &manifest.python_version)?;
+    } else if manifest.embedded.is_some() {
+        manifest.stdlib = extract_stdlib(&runner, staging.path())?;
     }
     let path = staging.path().join(MANIFEST_FILE);
     let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
@@ -191,13 +193,13 @@ fn describe(runner: &Runner, source: &Path) -> Result<Manifest, Error> {
 }
 
 /// A runtime being added, compiled once for all the runs `add` makes.
-struct Runner {
+pub struct Runner {
     installed: Installed,
     code: std::sync::Arc<engine::cache::Code>,
 }
 
 impl Runner {
-    fn new(installed: Installed, settings: &Settings) -> Result<Self, Error> {
+    pub fn new(installed: Installed, settings: &Settings) -> Result<Self, Error> {
         let cache = Cache::new(&installed, settings.cache_home()?, settings.engine);
         let code = cache.load(&Timer::off())?;
         Ok(Self { installed, code })
@@ -262,6 +264,77 @@ fn embedded_root(probe: &Probe) -> Option<Embedded> {
         root,
         paths: vec![owned],
     })
+}
+
+/// Copies the stdlib embedded in the runtime (`sys.prefix/lib`: the stdlib zip, the
+/// `pythonX.Y` directory) to `DEST`, the zip unpacked into `pythonX.Y/`; prints that
+/// directory's name. Run once, at install.
+const EXTRACT: &str = r#"
+import os, shutil, sys, zipfile
+source, dest = os.path.join(sys.prefix, "lib"), sys.argv[1]
+stdlib = "python%d.%d" % sys.version_info[:2]
+for root, dirs, files in os.walk(source):
+    here = os.path.join(dest, os.path.relpath(root, source))
+    os.makedirs(here, exist_ok=True)
+    for name in files:
+        path = os.path.join(root, name)
+        if name == "python%d%d.zip" % sys.version_info[:2]:
+            zipfile.ZipFile(path).extractall(os.path.join(dest, stdlib))
+        else:
+            shutil.copyfile(path, os.path.join(here, name))
+print(stdlib)
+"#;
+
+/// Extracts a runtime's embedded stdlib into `dir/lib` (written to a temporary directory,
+/// then renamed), so its guests see it at its host path, where editors and tracebacks find
+/// it; returns its path relative to `dir` (`lib/python3.12`).
+pub fn extract_stdlib(runner: &Runner, dir: &Path) -> Result<Option<String>, Error> {
+    let lib = dir.join("lib");
+    let staging = tempfile::Builder::new()
+        .prefix(".lib.partial-")
+        .tempdir_in(dir)
+        .map_err(fsio::write_err(dir))?;
+    let target = staging.path().to_string_lossy().into_owned();
+    let (code, out) = runner.run(&["-I", "-c", EXTRACT, &target], false)?;
+    let name = String::from_utf8_lossy(&out).trim().to_owned();
+    let landmark = |f: &str| staging.path().join(&name).join(f).is_file();
+    if code != 0 || name.is_empty() || !(landmark("os.py") || landmark("os.pyc")) {
+        eprintln!("wasipy: warning: the runtime's embedded stdlib could not be copied out (exit {code}); its guests read it inside the runtime");
+        return Ok(None);
+    }
+    let kept = staging.keep();
+    if let Err(err) = std::fs::rename(&kept, &lib) {
+        let _ = std::fs::remove_dir_all(&kept);
+        // Another install of the same runtime got there first: its copy is as good.
+        if !lib.join(&name).is_dir() {
+            return Err(PathError::new("write", &lib, err).into());
+        }
+    }
+    Ok(Some(format!("lib/{name}")))
+}
+
+/// For an installed runtime whose stdlib is still only inside it (installed from the
+/// catalogue, or by a wasipy that did not extract it): extracts it, and records it in the
+/// manifest.
+pub fn extract_installed(
+    store: &Store,
+    installed: Installed,
+    settings: &Settings,
+) -> Result<Installed, Error> {
+    if installed.manifest.stdlib.is_some() || installed.embedded().is_none() {
+        return Ok(installed);
+    }
+    let id = installed.manifest.id.clone();
+    let dir = installed.dir.clone();
+    let mut manifest = installed.manifest.clone();
+    let runner = Runner::new(installed, settings)?;
+    let Some(rel) = extract_stdlib(&runner, &dir)? else {
+        return Ok(runner.installed);
+    };
+    manifest.stdlib = Some(rel);
+    let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
+    fsio::write_atomically(&dir.join(MANIFEST_FILE), &json)?;
+    Ok(store.load(&id)?)
 }
 
 /// Compiles an on-disk stdlib to bytecode once, so no start ever compiles it (it is mapped

@@ -49,7 +49,7 @@ pub fn version_key(version: &str) -> Vec<u64> {
 /// Loads `entry` if it is installed and intact, installing it otherwise.
 pub fn ensure(store: &Store, entry: &Entry, settings: &Settings) -> anyhow::Result<Installed> {
     match store.load(&entry.id) {
-        Ok(installed) => Ok(installed),
+        Ok(installed) => Ok(runtime_add::extract_installed(store, installed, settings)?),
         Err(runtime::Error::NotInstalled { .. }) => install(store, entry, false, settings),
         Err(e) => Err(e.into()),
     }
@@ -63,7 +63,8 @@ pub fn install(
     settings: &Settings,
 ) -> anyhow::Result<Installed> {
     if !entry.is_layout() {
-        return Ok(store.install(entry)?);
+        let installed = store.install(entry)?;
+        return Ok(runtime_add::extract_installed(store, installed, settings)?);
     }
     std::fs::create_dir_all(store.root())
         .with_context(|| format!("cannot create `{}`", store.root().display()))?;
