@@ -161,7 +161,23 @@ mod tests {
             assert_eq!(entry.sha256.len(), 64, "{}", entry.id);
             assert!(entry.sha256.bytes().all(|b| b.is_ascii_hexdigit()));
             assert!(!entry.sources.is_empty());
-            assert!(matches!(entry.sources[0], Source::Url(_)), "upstream first");
+            assert!(entry
+                .id
+                .starts_with(&format!("cpython-{}-", entry.python_version)));
+            if !entry.is_layout() {
+                assert!(matches!(entry.sources[0], Source::Url(_)), "upstream first");
+                continue;
+            }
+            // A built runtime is named as `runtime add` names it, by its wasm's hash; its
+            // wheel is pinned too, and a build from source comes last.
+            assert!(entry.id.ends_with(&entry.sha256[..8]), "{}", entry.id);
+            for source in &entry.sources {
+                if let Source::RuntimeWheel(w) = source {
+                    assert_eq!(w.sha256.len(), 64, "{}", entry.id);
+                    assert_eq!(w.version, entry.python_version);
+                }
+            }
+            assert!(matches!(entry.sources.last(), Some(Source::Build(_))));
         }
     }
 
