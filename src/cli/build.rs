@@ -2,8 +2,8 @@
 //! (embedded, with the files it uses) run in the cache. It is resumable, as its steps leave
 //! stamps; wasipy shows one progress line naming the step it is on.
 
-use super::runtime_install::version_matches;
 use crate::fsio;
+use crate::runtime::catalogue::version_matches;
 use crate::settings::Settings;
 use anyhow::{bail, Context};
 use std::io::{BufRead, BufReader, IsTerminal};

@@ -2,7 +2,8 @@
 //! (neither given) the best one installed, else the catalogue's default.
 
 use super::runtime_add;
-use super::runtime_install::{self, version_key};
+use super::runtime_install;
+use crate::runtime::catalogue::{version_key, version_matches};
 use crate::runtime::{self, Store};
 use crate::settings::Settings;
 
@@ -50,7 +51,7 @@ pub fn runtime(
         }
         return runtime_install::ensure(store, runtime::catalogue_entry(None)?, settings);
     };
-    let matches = |v: &str| runtime_install::version_matches(v, version);
+    let matches = |v: &str| version_matches(v, version);
     if let Some(best) = ranked(&installed, matches, fast).first() {
         return Ok(store.load(best)?);
     }

@@ -4,7 +4,9 @@
 //! leaves a runtime: unpacked, described by running it, named by its wasm's hash.
 
 use super::{build, runtime_add};
-use crate::runtime::catalogue::{self, Entry, RuntimeWheelSource, Source};
+use crate::runtime::catalogue::{
+    self, version_key, version_matches, Entry, RuntimeWheelSource, Source,
+};
 use crate::runtime::{self, Fetch, Installed, Store};
 use crate::settings::Settings;
 use anyhow::Context;
@@ -35,15 +37,6 @@ fn is_version(spec: &str) -> bool {
         && spec
             .split('.')
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-}
-
-/// Whether `version` is `wanted` or one of its releases (`3.13.5` matches `3.13`).
-pub fn version_matches(version: &str, wanted: &str) -> bool {
-    version == wanted || version.starts_with(&format!("{wanted}."))
-}
-
-pub fn version_key(version: &str) -> Vec<u64> {
-    version.split('.').map(|p| p.parse().unwrap_or(0)).collect()
 }
 
 /// Loads `entry` if it is installed and intact, installing it otherwise.

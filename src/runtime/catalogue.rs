@@ -140,6 +140,16 @@ impl Entry {
     }
 }
 
+/// Whether `version` is `wanted` or one of its releases (`3.13.5` matches `3.13`).
+pub fn version_matches(version: &str, wanted: &str) -> bool {
+    version == wanted || version.starts_with(&format!("{wanted}."))
+}
+
+/// A version's sort key (`3.13.10` after `3.13.5`).
+pub fn version_key(version: &str) -> Vec<u64> {
+    version.split('.').map(|p| p.parse().unwrap_or(0)).collect()
+}
+
 /// `X.Y` of a version string `X.Y.Z...`.
 pub fn minor_version(version: &str) -> &str {
     match version.match_indices('.').nth(1) {
