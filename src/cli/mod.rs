@@ -266,6 +266,8 @@ fn create_venv(
     let kept = existing.as_ref().and_then(|v| v.runtime_id().ok());
     let runtime = runtime.or(kept.filter(|_| python.is_none()));
     let installed = choose::runtime(&store, runtime, python, settings)?;
+    // A runtime installed before wasipy copied embedded stdlibs out gets its copy now.
+    let installed = runtime_add::extract_installed(&store, installed, settings)?;
     let launcher = std::env::current_exe()?;
     let (venv, pip) = create::create(&opts, &installed, &launcher, settings.cache_home()?)?;
     if let Err(err) = create::compile_site_packages(&venv, &installed) {

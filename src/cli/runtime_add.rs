@@ -315,7 +315,7 @@ pub fn extract_stdlib(runner: &Runner, dir: &Path) -> Result<Option<String>, Err
 
 /// For an installed runtime whose stdlib is still only inside it (installed from the
 /// catalogue, or by a wasipy that did not extract it): extracts it, and records it in the
-/// manifest.
+/// manifest. Where that fails (a read-only store), the runtime is used as it is, as before.
 pub fn extract_installed(
     store: &Store,
     installed: Installed,
@@ -324,17 +324,24 @@ pub fn extract_installed(
     if installed.manifest.stdlib.is_some() || installed.embedded().is_none() {
         return Ok(installed);
     }
-    let id = installed.manifest.id.clone();
     let dir = installed.dir.clone();
     let mut manifest = installed.manifest.clone();
-    let runner = Runner::new(installed, settings)?;
-    let Some(rel) = extract_stdlib(&runner, &dir)? else {
-        return Ok(runner.installed);
-    };
-    manifest.stdlib = Some(rel);
-    let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
-    fsio::write_atomically(&dir.join(MANIFEST_FILE), &json)?;
-    Ok(store.load(&id)?)
+    let runner = Runner::new(installed.clone(), settings)?;
+    let recorded = extract_stdlib(&runner, &dir).and_then(|rel| {
+        let Some(rel) = rel else { return Ok(false) };
+        manifest.stdlib = Some(rel);
+        let json = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
+        fsio::write_atomically(&dir.join(MANIFEST_FILE), &json)?;
+        Ok(true)
+    });
+    match recorded {
+        Ok(true) => Ok(store.load(&manifest.id)?),
+        Ok(false) => Ok(installed),
+        Err(err) => {
+            eprintln!("wasipy: warning: {err}; its guests read the stdlib inside the runtime");
+            Ok(installed)
+        }
+    }
 }
 
 /// Compiles an on-disk stdlib to bytecode once, so no start ever compiles it (it is mapped
