@@ -17,21 +17,23 @@ _HERE = _os.path.dirname(_os.path.abspath(__file__))
 
 
 def _load(name):
-    """The shim module ``name`` (and the bridge it uses), loaded from ``_HERE``."""
-    for dep in ("_wasipy_bridge", name):
-        if dep not in _sys.modules:
-            import importlib.util
-
-            path = _os.path.join(_HERE, dep + ".py")
-            spec = importlib.util.spec_from_file_location(dep, path)
-            module = importlib.util.module_from_spec(spec)
-            _sys.modules[dep] = module
-            try:
-                spec.loader.exec_module(module)
-            except BaseException:
-                del _sys.modules[dep]
-                raise
+    """The shim module ``name``, loaded from ``_HERE``; what it imports of the other shims
+    (the bridge) is found there too (see ``_PatchFinder``), and only when it does."""
+    if name not in _sys.modules:
+        __import__(name)
     return _sys.modules[name]
+
+
+def _spec_at(name, path):
+    """The spec loading the file ``path`` as module ``name``, made by importlib's own
+    bootstrap, which every start has loaded (``importlib.util`` would cost an import)."""
+    return _sys.modules["_frozen_importlib_external"].spec_from_file_location(name, path)
+
+
+def _own_spec(name):
+    """The spec of wasipy's own shim module ``name`` in ``_HERE``, if there is one."""
+    path = _os.path.join(_HERE, name + ".py")
+    return _spec_at(name, path) if _os.path.exists(path) else None
 
 
 def _restore_cwd():
@@ -200,8 +202,8 @@ _PATCHES = {
     "_pytest.capture": "_wasipy_compat:patch_pytest_capture",
     "_pytest.faulthandler": "_wasipy_compat:patch_pytest_faulthandler",
     "socketserver": "_wasipy_compat:patch_socketserver",
-    "threading": "_wasipy_compat:patch_threading",
-    "multiprocessing.process": "_wasipy_compat:patch_multiprocessing",
+    "threading": "_wasipy_threads:patch_threading",
+    "multiprocessing.process": "_wasipy_threads:patch_multiprocessing",
     "asyncio.base_events": "_wasipy_compat:patch_asyncio_executor",
     "asyncio.unix_events": "_wasipy_asyncio:patch_unix_events",
     "rich.live": "_wasipy_compat:patch_rich_live",
@@ -221,11 +223,7 @@ _REPLACEMENTS = {
 def _replacement_spec(name):
     """The spec loading shim ``_REPLACEMENTS[name]`` as module ``name`` (its bytecode is
     cached under the shim's own name, compiled when the venv was made)."""
-    import importlib.util
-
-    _load("_wasipy_bridge")
-    path = _os.path.join(_HERE, _REPLACEMENTS[name] + ".py")
-    return importlib.util.spec_from_file_location(name, path)
+    return _spec_at(name, _os.path.join(_HERE, _REPLACEMENTS[name] + ".py"))
 
 
 class _PatchLoader:
@@ -246,10 +244,12 @@ class _PatchLoader:
 
 class _PatchFinder:
     """A meta path finder that only answers for the modules in ``_PATCHES`` and
-    ``_REPLACEMENTS``."""
+    ``_REPLACEMENTS``, and for wasipy's own shims (``_wasipy_*``), always from ``_HERE``."""
 
     @staticmethod
     def find_spec(name, path=None, target=None):
+        if name.startswith("_wasipy_"):
+            return _own_spec(name)
         if name in _REPLACEMENTS:
             return _replacement_spec(name)
         patch = _PATCHES.get(name)

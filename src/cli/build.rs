@@ -101,12 +101,13 @@ impl Progress {
     }
 
     fn line(&self, line: &str) {
+        if line.trim().is_empty() {
+            return;
+        }
         match (&self.bar, line.strip_prefix("==> ")) {
             (Some(bar), Some(step)) => bar.set_message(step.to_owned()),
-            (Some(bar), None) if !line.trim().is_empty() => bar.println(line),
-            (Some(_), None) => {}
-            (None, _) if !line.trim().is_empty() => eprintln!("{line}"),
-            (None, _) => {}
+            (Some(bar), None) => bar.println(line),
+            (None, _) => eprintln!("{line}"),
         }
     }
 

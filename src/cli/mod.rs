@@ -266,7 +266,8 @@ fn create_venv(
     let kept = existing.as_ref().and_then(|v| v.runtime_id().ok());
     let runtime = runtime.or(kept.filter(|_| python.is_none()));
     let installed = choose::runtime(&store, runtime, python, settings)?;
-    // A runtime installed before wasipy copied embedded stdlibs out gets its copy now.
+    // A runtime installed from the catalogue (or before wasipy copied embedded stdlibs out)
+    // gets its copy here, once: `runtime install` does the same.
     let installed = runtime_add::extract_installed(&store, installed, settings)?;
     let launcher = std::env::current_exe()?;
     let (venv, pip) = create::create(&opts, &installed, &launcher, settings.cache_home()?)?;
@@ -298,6 +299,7 @@ fn install(
         true => runtime_install::install(store, entry, true, settings)?,
         false => runtime_install::ensure(store, entry, settings)?,
     };
+    let installed = runtime_add::extract_installed(store, installed, settings)?;
     println!(
         "{} {} {}",
         installed.manifest.id,

@@ -42,7 +42,7 @@ fn is_version(spec: &str) -> bool {
 /// Loads `entry` if it is installed and intact, installing it otherwise.
 pub fn ensure(store: &Store, entry: &Entry, settings: &Settings) -> anyhow::Result<Installed> {
     match store.load(&entry.id) {
-        Ok(installed) => Ok(runtime_add::extract_installed(store, installed, settings)?),
+        Ok(installed) => Ok(installed),
         Err(runtime::Error::NotInstalled { .. }) => install(store, entry, false, settings),
         Err(e) => Err(e.into()),
     }
@@ -56,8 +56,7 @@ pub fn install(
     settings: &Settings,
 ) -> anyhow::Result<Installed> {
     if !entry.is_layout() {
-        let installed = store.install(entry)?;
-        return Ok(runtime_add::extract_installed(store, installed, settings)?);
+        return Ok(store.install(entry)?);
     }
     std::fs::create_dir_all(store.root())
         .with_context(|| format!("cannot create `{}`", store.root().display()))?;

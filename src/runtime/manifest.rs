@@ -29,8 +29,9 @@ pub struct Manifest {
     /// `sysconfig.get_platform()` as the runtime reports it.
     #[serde(default)]
     pub platform: String,
-    /// An on-disk stdlib, relative to the runtime's directory (`lib/python3.13`); mapped
-    /// read-only at `/usr/local/<stdlib>` in the guest.
+    /// An on-disk stdlib, relative to the runtime's directory (`lib/python3.13`): shipped by
+    /// the runtime, or copied out of its embedded filesystem at install. Guests see it at its
+    /// host path (see `Installed::stdlib_mount`).
     #[serde(default)]
     pub stdlib: Option<String>,
     /// Where it was fetched from (for `runtime list`).

@@ -215,15 +215,6 @@ impl Store {
         manifests
     }
 
-    /// Loads `entry` if it is installed and intact, installing it otherwise.
-    pub fn ensure(&self, entry: &Entry) -> Result<Installed, Error> {
-        match self.load(&entry.id) {
-            Ok(installed) => Ok(installed),
-            Err(Error::NotInstalled { .. }) => self.install(entry),
-            Err(e) => Err(e),
-        }
-    }
-
     /// Downloads `entry` from its first working source into a fresh directory, verifies the
     /// pinned hash, then renames the directory into place (replacing an older install).
     pub fn install(&self, entry: &Entry) -> Result<Installed, Error> {

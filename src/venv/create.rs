@@ -25,6 +25,10 @@ const SHIMS: &[(&str, &str)] = &[
         include_str!("../../shims/_wasipy_compat.py"),
     ),
     (
+        "_wasipy_threads.py",
+        include_str!("../../shims/_wasipy_threads.py"),
+    ),
+    (
         "_wasipy_subprocess.py",
         include_str!("../../shims/_wasipy_subprocess.py"),
     ),
