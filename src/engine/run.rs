@@ -3,19 +3,20 @@
 
 use super::cache::Code;
 use super::snapshot::RESUME_EXPORT;
-use super::{Error, MAX_WASM_STACK};
+use super::{reactor, Error, MAX_WASM_STACK};
 use crate::bridge::proc::{Budget, Spawn, Spawner};
 use crate::bridge::{self, Bridge};
 use crate::guest::mounts::{Access, Mount};
 use crate::guest::network::Policy;
 use crate::guest::stdio::{self, Input, Output, Stdio};
 use crate::guest::Guest;
+use crate::runtime::manifest::Reactor;
 use crate::stop::{self, Stopped, INTERRUPTED_EXIT, STOP_GRACE};
 use crate::timer::Timer;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasmtime::{Linker, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime::{Instance, Linker, Module, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
@@ -164,7 +165,8 @@ fn run_guest(
         parent: guest.clone(),
         budget,
     };
-    let (wasi, bridge) = wasi_context(guest, stdio, spawner)?;
+    let reactor = code.reactor();
+    let (wasi, bridge) = wasi_context(guest, reactor, stdio, spawner)?;
     let bridge = bridge.with_kill(kill);
     // A `memory.grow` past the limit fails (-1): malloc returns NULL, CPython raises
     // MemoryError, and the guest goes on.
@@ -187,28 +189,35 @@ fn run_guest(
     // Every guest, bridged or not (probes of `runtime add`): the shadows also serve sleeps
     // and directory listings, and see Ctrl-C.
     bridge::wasi::shadow(&mut linker, host_parts).map_err(setup)?;
+    if let Some(reactor) = reactor {
+        reactor::link_host_imports(&mut linker, &module, reactor).map_err(setup)?;
+    }
     let instance = linker.instantiate(&mut store, &module).map_err(setup)?;
-    // A snapshot resumes the interpreter its module holds; the interpreter starts afresh.
+    timer.mark("instantiated; entering python");
+    let result = match reactor {
+        Some(reactor) => reactor::call(&mut store, &instance, reactor),
+        None => start(&mut store, &instance, &module).map(|()| 0),
+    };
+    timer.mark("python returned");
+    result.or_else(exit_code_of)
+}
+
+/// A command module's run: a snapshot resumes the interpreter its module holds; the
+/// interpreter starts afresh at `_start`.
+fn start(store: &mut Store<Host>, instance: &Instance, module: &Module) -> wasmtime::Result<()> {
     let entry = match module.get_export(RESUME_EXPORT) {
         Some(_) => RESUME_EXPORT,
         None => "_start",
     };
-    let start = instance
-        .get_typed_func::<(), ()>(&mut store, entry)
-        .map_err(setup)?;
-    timer.mark("instantiated; entering python");
-    let result = start.call(&mut store, ());
-    timer.mark("python returned");
-    match result {
-        Ok(()) => Ok(0),
-        Err(err) => exit_code_of(err),
-    }
+    let start = instance.get_typed_func::<(), ()>(&mut *store, entry)?;
+    start.call(store, ())
 }
 
 /// Applies argv, environment, stdio and mounts to a WASI preview 1 context, and sets up the
 /// bridge's private preopen after the guest's mounts.
 fn wasi_context(
     guest: &Guest,
+    reactor: Option<&Reactor>,
     stdio: Stdio,
     spawner: Spawner,
 ) -> Result<(WasiP1Ctx, Bridge), Error> {
@@ -216,7 +225,10 @@ fn wasi_context(
     // Must precede the preopens: each preopened dir captures this setting.
     builder.allow_blocking_current_thread(true);
     connect_stdio(&mut builder, stdio);
-    builder.args(&guest.argv);
+    match reactor {
+        Some(reactor) => builder.args(&reactor::argv(reactor, &guest.argv)),
+        None => builder.args(&guest.argv),
+    };
     for (key, value) in &guest.env {
         builder.env(key, value);
     }

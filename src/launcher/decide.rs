@@ -34,7 +34,7 @@ pub struct Found<'a> {
     pub venv: &'a Venv,
     /// The runtime's transparent mounts, and its on-disk stdlib on its own.
     pub runtime_mounts: Vec<Mount>,
-    pub stdlib: Option<Mount>,
+    pub stdlib: Vec<Mount>,
     /// Guest directories the runtime's embedded filesystem owns.
     pub shadowed: Vec<String>,
     /// The host directory behind the bridge's guest directory.
@@ -128,11 +128,11 @@ mod tests {
             host_facts: "0,0,0,0,18,80,24".into(),
             venv,
             runtime_mounts: vec![mount("/", "/", Access::ReadWrite)],
-            stdlib: Some(mount(
+            stdlib: vec![mount(
                 "/rt/lib/python3.13",
                 "/usr/local/lib/python3.13",
                 Access::ReadOnly,
-            )),
+            )],
             shadowed: vec!["/usr".into()],
             bridge_dir: "/cache/bridge".into(),
             extra_mounts: "/data:ro",

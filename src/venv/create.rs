@@ -3,7 +3,7 @@
 //! `pyvenv.cfg` last, and pip unpacked from its wheel.
 
 use super::pyvenv_cfg::{self, PyvenvCfg};
-use super::{activation, pip, wheel, Error, Venv, KEY_NETWORK, KEY_RUNTIME, KEY_WASIPY};
+use super::{activation, bundled, pip, wheel, Error, Venv, KEY_NETWORK, KEY_RUNTIME, KEY_WASIPY};
 use crate::fsio;
 use crate::guest::sandbox;
 use crate::runtime::Installed;
@@ -231,6 +231,11 @@ fn populate(
         write_file(&site.join(name), text.as_bytes())?;
     }
     write_file(&root.join(".gitignore"), b"# created by wasipy\n*\n")?;
+    if let Some(reactor) = &runtime.manifest.reactor {
+        let zip = crate::runtime::reactor::zip_file(&runtime.dir, reactor);
+        let pins = bundled::pins(&zip)?;
+        bundled::write(root, final_dir, &runtime.manifest.id, &pins)?;
+    }
     let prompt = opts
         .prompt
         .clone()

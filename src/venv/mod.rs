@@ -3,6 +3,7 @@
 //! `pyvenv.cfg`, activation scripts, pip, and the registry of venvs wasipy made.
 
 pub mod activation;
+pub mod bundled;
 pub mod create;
 pub mod pip;
 pub mod pyvenv_cfg;
