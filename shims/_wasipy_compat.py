@@ -168,3 +168,20 @@ def patch_pip_uninstall(module):
         return original(cls, dist)
 
     paths.from_dist = classmethod(from_dist)
+
+
+def patch_setuptools_build_ext(module):
+    """A C extension cannot be built here (WASI runs no compiler) nor loaded (no
+    ``dlopen``): say so, naming the module, as the compiler error setuptools knows. A package
+    whose extension is optional (a speed-up) then installs its pure-Python version; one that
+    needs it fails with this message instead of a missing ``clang``."""
+    from distutils.errors import CCompilerError
+
+    def build_extension(self, ext):
+        raise CCompilerError(
+            f"cannot build C extension module {ext.name!r}: a CPython on WASI cannot compile "
+            "or load new native code; only the extensions linked into this runtime work "
+            "(`pip list` shows its packages). Use a pure-Python package, or a runtime that "
+            "has this one built in.")
+
+    module.build_ext.build_extension = build_extension

@@ -199,6 +199,7 @@ _PATCHES = {
     "pip._internal.models.search_scope": "_wasipy_compat:patch_pip_search_scope",
     "pip._internal.cli.index_command": "_wasipy_compat:patch_pip_index_command",
     "pip._internal.req.req_uninstall": "_wasipy_compat:patch_pip_uninstall",
+    "setuptools.command.build_ext": "_wasipy_compat:patch_setuptools_build_ext",
     "subprocess": "_wasipy_subprocess:install",
     "_pytest.capture": "_wasipy_compat:patch_pytest_capture",
     "_pytest.faulthandler": "_wasipy_compat:patch_pytest_faulthandler",

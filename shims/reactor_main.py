@@ -438,6 +438,8 @@ def _start(argv, parsed):
     if not cfg.no_site:
         import site
 
+        # The runtime imported site before the prefixes were the venv's.
+        site.PREFIXES[:] = [sys.prefix, sys.exec_prefix]
         site.ENABLE_USER_SITE = False if cfg.no_user_site else None
         site.main()
     first = _path0(cfg, mode, target)

@@ -74,6 +74,19 @@ fn the_stack_imports_with_the_manifests_versions() {
     let dir = &venv().1;
     assert_eq!(lines[1], dir.join("bin/python").display().to_string());
     assert_eq!(lines[2], dir.display().to_string());
+    // What an editor's interpreter probe (`-I -B`, a helper script) reads.
+    let probe = venv().0.path().join("probe.py");
+    std::fs::write(
+        &probe,
+        "import site, sys, sysconfig\nprint(site.getsitepackages()[0]); print(sysconfig.get_paths()['scripts'])\n",
+    )
+    .unwrap();
+    let out = run_ok(sci_python().arg("-I").arg("-B").arg(&probe));
+    let site = dir.join("lib/python3.15/site-packages");
+    assert_eq!(
+        out,
+        format!("{}\n{}\n", site.display(), dir.join("bin").display())
+    );
 }
 
 /// The same computations as native CPython with these packages, to the rounding shown
@@ -272,4 +285,47 @@ fn the_command_line_means_what_it_means_in_cpython() {
     let bad = sci_python().args(["-z"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).starts_with("Unknown option: -z\nusage: "));
+}
+
+#[test]
+fn native_code_not_linked_in_is_refused_by_name_and_optional_speedups_fall_back() {
+    // ujson has only its C extension: the build stops with the reason, naming it.
+    let out = pip(&["install", "--no-cache-dir", "ujson"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        text.contains("cannot build C extension module 'ujson'")
+            && text.contains("cannot compile or load new native code"),
+        "{text}"
+    );
+    // simplejson's extension is a speed-up: it installs its pure-Python version.
+    run_ok(&mut pip(&["install", "simplejson"]));
+    let out = run_ok(sci_python().args([
+        "-c",
+        "import simplejson; print(simplejson.dumps({'a': 1}), simplejson._import_c_make_encoder() is None)",
+    ]));
+    assert_eq!(out.trim(), "{\"a\": 1} True");
+}
+
+#[test]
+fn an_editable_project_builds_in_child_interpreters_and_runs_its_entry_point() {
+    let project = venv().0.path().join("proj");
+    std::fs::create_dir_all(project.join("src/demo")).unwrap();
+    std::fs::write(
+        project.join("pyproject.toml"),
+        "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n\
+         [project]\nname = \"demo\"\nversion = \"0.1\"\ndependencies = [\"numpy\"]\n\
+         [project.scripts]\ndemo = \"demo:main\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("src/demo/__init__.py"),
+        "def main():\n    import numpy\n    print('demo', numpy.__version__)\n",
+    )
+    .unwrap();
+    run_ok(pip(&["install", "-e"]).arg(&project));
+    let out = run_ok(&mut store_command(venv().1.join("bin/demo")));
+    assert_eq!(out.trim(), format!("demo {}", manifest_version("numpy")));
 }
