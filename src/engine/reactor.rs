@@ -66,14 +66,7 @@ mod tests {
 
     #[test]
     fn wraps_the_launchers_argv() {
-        let reactor = Reactor {
-            entry: "run".into(),
-            argv0: "/usr/local/bin/python.wasm".into(),
-            lib_dir: "/usr/local/lib".into(),
-            stdlib_zip: "python315.zip".into(),
-            host_imports: vec![],
-            unpack: vec![],
-        };
+        let reactor = crate::runtime::reactor::catalogued();
         let given = ["/v/bin/python".to_owned(), "-m".into(), "pip".into()];
         let got = argv(&reactor, &given);
         assert_eq!(got[..2], ["/usr/local/bin/python.wasm", "-c"]);

