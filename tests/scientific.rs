@@ -270,7 +270,7 @@ fn the_command_line_means_what_it_means_in_cpython() {
     assert_eq!(err.status.code(), Some(1));
     let text = stderr(&err);
     assert!(
-        text.contains("ZeroDivisionError") && !text.contains("reactor_main"),
+        text.contains("ZeroDivisionError") && !text.contains("_wasipy_main"),
         "{text}"
     );
     assert!(!text.contains("_main"), "{text}");

@@ -51,6 +51,11 @@ impl Code {
         self.cache.runtime.manifest.reactor.as_ref()
     }
 
+    /// The runtime's `X.Y`.
+    pub fn minor_version(&self) -> &str {
+        self.cache.runtime.minor_version()
+    }
+
     /// The engine and module `guest` starts from.
     pub fn for_guest(&self, guest: &Guest, timer: &Timer) -> Result<(Engine, Module), Error> {
         if let Some(snapshot) = &self.snapshot {

@@ -166,7 +166,12 @@ fn run_guest(
         budget,
     };
     let reactor = code.reactor();
-    let (wasi, bridge) = wasi_context(guest, reactor, stdio, spawner)?;
+    let (wasi, bridge) = wasi_context(
+        guest,
+        reactor.map(|r| (r, code.minor_version())),
+        stdio,
+        spawner,
+    )?;
     let bridge = bridge.with_kill(kill);
     // A `memory.grow` past the limit fails (-1): malloc returns NULL, CPython raises
     // MemoryError, and the guest goes on.
@@ -217,7 +222,7 @@ fn start(store: &mut Store<Host>, instance: &Instance, module: &Module) -> wasmt
 /// bridge's private preopen after the guest's mounts.
 fn wasi_context(
     guest: &Guest,
-    reactor: Option<&Reactor>,
+    reactor: Option<(&Reactor, &str)>,
     stdio: Stdio,
     spawner: Spawner,
 ) -> Result<(WasiP1Ctx, Bridge), Error> {
@@ -226,7 +231,7 @@ fn wasi_context(
     builder.allow_blocking_current_thread(true);
     connect_stdio(&mut builder, stdio);
     match reactor {
-        Some(reactor) => builder.args(&reactor::argv(reactor, &guest.argv)),
+        Some((reactor, minor)) => builder.args(&reactor::argv(reactor, &guest.argv, minor)),
         None => builder.args(&guest.argv),
     };
     for (key, value) in &guest.env {

@@ -8,6 +8,11 @@ use crate::guest::mounts::{Access, Mount};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+/// wasipy's CPython command line for a reactor (see `engine::reactor`), and the name of its
+/// copy in a venv's site-packages (compiled with the rest at venv creation).
+pub const MAIN: &str = include_str!("../../shims/_wasipy_main.py");
+pub const MAIN_FILE: &str = "_wasipy_main.py";
+
 /// Where a reactor runtime keeps its stdlib zip, and the unpacked archives, in its directory.
 const LIB_DIR: &str = "lib";
 const UNPACKED_DIR: &str = "unpacked";

@@ -6,7 +6,7 @@ use super::pyvenv_cfg::{self, PyvenvCfg};
 use super::{activation, bundled, pip, wheel, Error, Venv, KEY_NETWORK, KEY_RUNTIME, KEY_WASIPY};
 use crate::fsio;
 use crate::guest::sandbox;
-use crate::runtime::Installed;
+use crate::runtime::{reactor, Installed};
 use std::path::{Path, PathBuf};
 
 /// Guest-side files copied into every venv's site-packages.
@@ -231,10 +231,11 @@ fn populate(
         write_file(&site.join(name), text.as_bytes())?;
     }
     write_file(&root.join(".gitignore"), b"# created by wasipy\n*\n")?;
-    if let Some(reactor) = &runtime.manifest.reactor {
-        let zip = crate::runtime::reactor::zip_file(&runtime.dir, reactor);
+    if let Some(r) = &runtime.manifest.reactor {
+        let zip = reactor::zip_file(&runtime.dir, r);
         let pins = bundled::pins(&zip)?;
         bundled::write(root, final_dir, &runtime.manifest.id, &pins)?;
+        write_file(&site.join(reactor::MAIN_FILE), reactor::MAIN.as_bytes())?;
     }
     let prompt = opts
         .prompt
