@@ -72,12 +72,35 @@ fn files_under(dir: &Path) -> usize {
         .unwrap_or(0)
 }
 
+/// The soak tests take turns: each counts files the other's runs create for a moment (the
+/// bridge's channels), and the RSS of one process while the other loads the machine.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Waits until no compile is under way in the shared cache (a background compile that an
+/// earlier test started writes its file when it ends): each holds its lock file.
+fn wait_for_compiles() {
+    use std::os::fd::AsRawFd;
+    let Ok(entries) = std::fs::read_dir(shared_cache().join("compiled")) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.path().extension().is_some_and(|e| e == "lock") {
+            if let Ok(lock) = std::fs::File::open(entry.path()) {
+                // SAFETY: flock on a descriptor we own; released when it is closed.
+                unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
+            }
+        }
+    }
+}
+
 #[test]
 fn a_thousand_runs_in_sequence_leave_nothing_growing() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let venv = TestVenv::new();
     let code =
         "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('Threads:')))";
     run_ok(venv.python().args(["-c", code])); // compiled and cached before counting
+    wait_for_compiles();
     let files = || files_under(&shared_cache()) + files_under(&shared_home());
     let files_before = files();
     let start = std::time::Instant::now();
@@ -125,6 +148,7 @@ fn settled(pid: u32) -> (usize, u32, u64) {
 
 #[test]
 fn two_hundred_children_in_sequence_leave_nothing_growing() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let venv = TestVenv::new();
     let code = r#"
 import subprocess, sys
