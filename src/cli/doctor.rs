@@ -69,24 +69,12 @@ fn check_store(report: &mut Report, settings: &Settings) -> Option<Store> {
     for manifest in installed {
         let id = &manifest.id;
         let wasm = store.dir_of(id).join(runtime::WASM_FILE);
-        match runtime::sha256_file(&wasm) {
-            Ok(sha) if sha == manifest.sha256 => report.ok(format!(
-                "runtime {id} (Python {}) intact at `{}`",
-                manifest.python_version,
-                wasm.display()
-            )),
-            Ok(_) => report.problem(
-                format!(
-                    "runtime {id}: `{}` does not match its SHA-256",
-                    wasm.display()
-                ),
-                reinstall_hint(id),
-            ),
-            Err(err) => report.problem(
-                format!("runtime {id}: cannot read `{}`: {err}", wasm.display()),
-                reinstall_hint(id),
-            ),
-        }
+        let intact = format!(
+            "runtime {id} (Python {}) intact at `{}`",
+            manifest.python_version,
+            wasm.display()
+        );
+        check_hash(report, id, &wasm, &manifest.sha256, intact);
         check_files(report, &store, id);
         if let Ok(installed) = store.load(id) {
             check_snapshot(report, &installed, settings);
@@ -107,23 +95,28 @@ fn check_files(report: &mut Report, store: &Store, id: &str) {
         };
         for file in &wheel.files {
             let path = store.dir_of(id).join(&file.path);
-            match runtime::sha256_file(&path) {
-                Ok(sha) if sha == file.sha256 => {
-                    report.ok(format!("runtime {id}: `{}` intact", path.display()))
-                }
-                Ok(_) => report.problem(
-                    format!(
-                        "runtime {id}: `{}` does not match its SHA-256",
-                        path.display()
-                    ),
-                    reinstall_hint(id),
-                ),
-                Err(err) => report.problem(
-                    format!("runtime {id}: cannot read `{}`: {err}", path.display()),
-                    reinstall_hint(id),
-                ),
-            }
+            let intact = format!("runtime {id}: `{}` intact", path.display());
+            check_hash(report, id, &path, &file.sha256, intact);
         }
+    }
+}
+
+/// Re-hashes runtime `id`'s file `path` against `expected`; `intact` is what is said if it
+/// matches.
+fn check_hash(report: &mut Report, id: &str, path: &Path, expected: &str, intact: String) {
+    match runtime::sha256_file(path) {
+        Ok(sha) if sha == expected => report.ok(intact),
+        Ok(_) => report.problem(
+            format!(
+                "runtime {id}: `{}` does not match its SHA-256",
+                path.display()
+            ),
+            reinstall_hint(id),
+        ),
+        Err(err) => report.problem(
+            format!("runtime {id}: cannot read `{}`: {err}", path.display()),
+            reinstall_hint(id),
+        ),
     }
 }
 
