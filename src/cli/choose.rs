@@ -36,14 +36,19 @@ pub fn runtime(
             std::fs::metadata(dir.join(runtime::MANIFEST_FILE)).and_then(|m| m.modified());
         (dir.join(runtime::PREINIT_FILE).is_file(), installed_at.ok())
     };
-    let installed: Vec<_> = store
-        .list()
-        .into_iter()
-        .map(|m| (m.id, m.python_version))
+    let manifests = store.list();
+    let installed: Vec<_> = manifests
+        .iter()
+        .map(|m| (m.id.clone(), m.python_version.clone()))
         .collect();
     let Some(version) = python else {
         // Neither given: the best runtime already installed, else the catalogue's default.
-        for id in ranked(&installed, |_| true, fast) {
+        // A reactor (the scientific runtime: 100 MB, a slower start, a fixed set of native
+        // packages) is for venvs that ask for it, so it comes after every general one.
+        let reactor = |id: &str| manifests.iter().any(|m| m.id == id && m.reactor.is_some());
+        let mut best = ranked(&installed, |_| true, fast);
+        best.sort_by_key(|id| reactor(id));
+        for id in best {
             if let Ok(found) = store.load(id) {
                 eprintln!("wasipy: using runtime {id}, the newest installed (`--runtime ID` or `--python X.Y` picks another)");
                 return Ok(found);
