@@ -146,50 +146,29 @@ def _xoption(value):
     return name, rest if eq else True
 
 
-class _Flags(tuple):
-    """``sys.flags`` as CPython would report this command line (the runtime's own record
-    shows its forced isolated mode). Like CPython's, it is a tuple of the fields its repr
-    shows, with the others as attributes beyond."""
-
-    __slots__ = ()
-    _names = ()
-
-    def __new__(cls, values):
-        return tuple.__new__(cls, values)
-
-    def __len__(self):
-        return len(self._names)
-
-    def __iter__(self):
-        return iter(tuple.__getitem__(self, slice(0, len(self._names))))
-
-    def __getitem__(self, index):
-        return tuple(self)[index]
-
-    def __repr__(self):
-        return "sys.flags(%s)" % ", ".join(f"{n}={v!r}" for n, v in zip(self._names, self))
+def _flags_repr(self):
+    return "sys.flags(%s)" % ", ".join(f"{n}={v!r}" for n, v in zip(self.__match_args__, self))
 
 
 def _set_flags(cfg):
-    """Replaces ``sys.flags`` with one whose fields say what this run does: the same fields,
-    the sequence ones first (as CPython's repr shows them), then the attribute-only ones."""
+    """Replaces ``sys.flags`` with one that says what this run does (the runtime's own shows
+    its forced isolated mode). Like CPython's, it is a tuple of the fields its repr shows,
+    with the attribute-only ones (``gil``, ``context_aware_warnings``...) beside them."""
     real = sys.flags
     shown = type(real).__match_args__
-    extra = sorted(n for n, v in vars(type(real)).items()
-                   if n not in shown and type(v).__name__ == "member_descriptor")
-    names = (*shown, *extra)
     given = {
         "inspect": int(cfg.inspect), "interactive": int(cfg.inspect),
         "dont_write_bytecode": int(cfg.no_bytecode), "no_user_site": int(cfg.no_user_site),
         "no_site": int(cfg.no_site), "ignore_environment": int(cfg.ignore_env),
         "quiet": int(cfg.quiet), "isolated": int(cfg.isolated), "safe_path": cfg.safe_path,
     }
-    cls = type("flags", (_Flags,), {"__module__": "sys", "_names": shown, "__slots__": ()})
-    for index, name in enumerate(names):
-        setattr(cls, name, property(lambda self, index=index: tuple.__getitem__(self, index)))
-    values = [given.get(name, getattr(real, name)) for name in names]
-    flags = cls(values)
-    sys.flags = flags
+    value = lambda name: given.get(name, getattr(real, name))  # noqa: E731
+    fields = {n: value(n) for n, v in vars(type(real)).items()
+              if n not in shown and type(v).__name__ == "member_descriptor"}
+    fields.update((n, property(lambda self, i=i: tuple.__getitem__(self, i)))
+                  for i, n in enumerate(shown))
+    fields.update(__module__="sys", __slots__=(), __match_args__=shown, __repr__=_flags_repr)
+    sys.flags = type("flags", (tuple,), fields)(value(n) for n in shown)
 
 
 def _apply(cfg):
@@ -251,19 +230,18 @@ def _apply_xoptions(cfg):
 
 def _become_venv(exe):
     """The interpreter the venv's ``bin/python`` names, as CPython's getpath makes it:
-    ``sys.executable``, the prefixes and ``sys._home`` from ``pyvenv.cfg``."""
+    ``sys.executable``, the prefixes (the folder of the ``pyvenv.cfg`` beside ``exe`` or one
+    up) and ``sys._base_executable`` from its ``home``."""
     sys.executable = exe
     bin_dir = os.path.dirname(exe)
-    for candidate in (bin_dir, os.path.dirname(bin_dir)):
-        cfg = os.path.join(candidate, "pyvenv.cfg")
+    for prefix in (bin_dir, os.path.dirname(bin_dir)):
         try:
-            with open(cfg, encoding="utf-8") as f:
-                lines = f.read().splitlines()
+            with open(os.path.join(prefix, "pyvenv.cfg"), encoding="utf-8") as f:
+                pairs = [line.partition("=") for line in f]
         except OSError:
             continue
-        pairs = dict(line.split("=", 1) for line in lines if "=" in line)
-        home = {k.strip(): v.strip() for k, v in pairs.items()}.get("home")
-        sys.prefix = sys.exec_prefix = os.path.dirname(bin_dir)
+        sys.prefix = sys.exec_prefix = prefix
+        home = next((v.strip() for k, eq, v in pairs if eq and k.strip() == "home"), None)
         if home:
             sys._home = home
             sys._base_executable = os.path.join(home, os.path.basename(exe))
@@ -282,12 +260,15 @@ def _path0(cfg, mode, target):
 
 
 def _is_zip(path):
-    import zipfile
+    """Whether ``path`` is a zip archive to run, asked of ``zipimport``, which every start has
+    loaded (the stdlib is a zip); ``zipfile`` would cost 50 ms on every script run."""
+    import zipimport
 
     try:
-        return zipfile.is_zipfile(path)
-    except OSError:
+        zipimport.zipimporter(path)
+    except (zipimport.ZipImportError, OSError):
         return False
+    return True
 
 
 def _fresh_main():

@@ -5,7 +5,7 @@
 use crate::runtime::manifest::Reactor;
 use crate::runtime::reactor::{MAIN, MAIN_FILE};
 use std::path::Path;
-use wasmtime::{AsContextMut, ExternType, Instance, Linker, Module, Val, ValType};
+use wasmtime::{AsContextMut, ExternType, Instance, Linker, Module, TypedFunc, Val, ValType};
 
 /// The `-c` program that runs the venv's copy of `MAIN`, whose path it takes from
 /// `sys.argv[1]` and removes: loaded through its `__pycache__`, it starts about 20 ms
@@ -67,18 +67,34 @@ pub fn link_host_imports<T: 'static>(
     Ok(())
 }
 
-/// Runs the program: `_initialize` first if the module has one (a module not
-/// pre-initialised), then the entry export; returns its exit status.
-pub fn call(
-    mut store: impl AsContextMut,
-    instance: &Instance,
-    reactor: &Reactor,
-) -> wasmtime::Result<i32> {
-    if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
-        init.call(&mut store, ())?;
+/// A reactor's program: its `_initialize` (a module not pre-initialised has one) and the
+/// entry export, found before anything runs so that a module lacking them is a start-up
+/// error, not a trap.
+pub struct Program {
+    init: Option<TypedFunc<(), ()>>,
+    entry: TypedFunc<(), i32>,
+}
+
+impl Program {
+    pub fn find(
+        mut store: impl AsContextMut,
+        instance: &Instance,
+        reactor: &Reactor,
+    ) -> wasmtime::Result<Self> {
+        let init = instance
+            .get_typed_func::<(), ()>(&mut store, "_initialize")
+            .ok();
+        let entry = instance.get_typed_func::<(), i32>(&mut store, &reactor.entry)?;
+        Ok(Self { init, entry })
     }
-    let entry = instance.get_typed_func::<(), i32>(&mut store, &reactor.entry)?;
-    Ok(entry.call(&mut store, ())? & 0xff)
+
+    /// Runs it; returns its exit status.
+    pub fn run(self, mut store: impl AsContextMut) -> wasmtime::Result<i32> {
+        if let Some(init) = self.init {
+            init.call(&mut store, ())?;
+        }
+        Ok(self.entry.call(&mut store, ())? & 0xff)
+    }
 }
 
 #[cfg(test)]

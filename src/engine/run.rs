@@ -16,7 +16,7 @@ use crate::timer::Timer;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasmtime::{Instance, Linker, Module, Store, StoreLimits, StoreLimitsBuilder, Trap};
+use wasmtime::{Linker, Store, StoreLimits, StoreLimitsBuilder, Trap};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
@@ -200,22 +200,25 @@ fn run_guest(
     let instance = linker.instantiate(&mut store, &module).map_err(setup)?;
     timer.mark("instantiated; entering python");
     let result = match reactor {
-        Some(reactor) => reactor::call(&mut store, &instance, reactor),
-        None => start(&mut store, &instance, &module).map(|()| 0),
+        Some(reactor) => {
+            let program = reactor::Program::find(&mut store, &instance, reactor).map_err(setup)?;
+            program.run(&mut store)
+        }
+        None => {
+            // A snapshot resumes the interpreter its module holds; the interpreter starts
+            // afresh at `_start`.
+            let entry = match module.get_export(RESUME_EXPORT) {
+                Some(_) => RESUME_EXPORT,
+                None => "_start",
+            };
+            let start = instance
+                .get_typed_func::<(), ()>(&mut store, entry)
+                .map_err(setup)?;
+            start.call(&mut store, ()).map(|()| 0)
+        }
     };
     timer.mark("python returned");
     result.or_else(exit_code_of)
-}
-
-/// A command module's run: a snapshot resumes the interpreter its module holds; the
-/// interpreter starts afresh at `_start`.
-fn start(store: &mut Store<Host>, instance: &Instance, module: &Module) -> wasmtime::Result<()> {
-    let entry = match module.get_export(RESUME_EXPORT) {
-        Some(_) => RESUME_EXPORT,
-        None => "_start",
-    };
-    let start = instance.get_typed_func::<(), ()>(&mut *store, entry)?;
-    start.call(store, ())
 }
 
 /// Applies argv, environment, stdio and mounts to a WASI preview 1 context, and sets up the

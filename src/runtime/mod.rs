@@ -92,16 +92,11 @@ impl Installed {
     pub fn mounts(&self, embedded: Option<&Embedded>, home: &str) -> Vec<Mount> {
         // A reactor's stdlib zip claims its directory (`/usr/local/lib`) as an embedded
         // filesystem claims its root: the host's other entries there are mapped back in.
-        let zip = self
-            .manifest
-            .reactor
-            .as_ref()
-            .map(|r| (r, vec![r.zip_path()]));
+        let reactor = self.manifest.reactor.as_ref();
+        let zip: Vec<String> = reactor.iter().map(|r| r.zip_path()).collect();
         let claimed = embedded
             .map(|e| (e.root.as_str(), e.paths.as_slice()))
-            .or(zip
-                .as_ref()
-                .map(|(r, paths)| (r.lib_dir.as_str(), paths.as_slice())));
+            .or(reactor.map(|r| (r.lib_dir.as_str(), zip.as_slice())));
         let mut all = mounts::transparent(claimed);
         all.extend(
             self.stdlib_mounts_for(home)
