@@ -21,6 +21,9 @@ pub mod runtime;
 // Venvs, and wasmtime running guests.
 pub mod engine;
 pub mod venv;
+
+// Packing a venv and an app into one module.
+pub mod pack;
 // The two entry points: decide, then act.
 pub mod cli;
 pub mod launcher;

@@ -54,6 +54,8 @@ pub struct Settings {
     pub sandbox_env: String,
     /// `WASIPY_CATALOGUE`: more catalogue runtimes (see `runtime::catalogue::init`).
     pub catalogue: Option<PathBuf>,
+    /// `VIRTUAL_ENV`: the activated venv, for commands that take one (`doctor`, `pack`).
+    pub virtual_env: Option<PathBuf>,
 }
 
 impl Settings {
@@ -77,6 +79,9 @@ impl Settings {
             sandbox_mounts: var(MOUNTS_VAR).unwrap_or_default(),
             sandbox_env: var(ENV_VAR).unwrap_or_default(),
             catalogue: var(CATALOGUE_VAR)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            virtual_env: var("VIRTUAL_ENV")
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
         }

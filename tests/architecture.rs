@@ -15,6 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["guest"],
     &["bridge", "runtime"],
     &["engine", "venv"],
+    &["pack"],
     &["cli", "launcher"],
 ];
 const MAX_FILE_LINES: usize = 600;

@@ -33,7 +33,7 @@ pub fn run(venv: Option<PathBuf>, settings: &Settings) -> anyhow::Result<i32> {
     let store = check_store(&mut report, settings);
     check_cache(&mut report, settings);
     let venv = venv
-        .or_else(|| std::env::var_os("VIRTUAL_ENV").map(PathBuf::from))
+        .or_else(|| settings.virtual_env.clone())
         .or_else(|| Some(PathBuf::from(".venv")).filter(|p| p.exists()));
     match (venv, store) {
         (Some(dir), Some(store)) => check_venv(&mut report, &store, &dir),

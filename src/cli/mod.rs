@@ -4,6 +4,7 @@
 mod build;
 mod choose;
 pub mod doctor;
+mod pack;
 pub mod runtime_add;
 mod runtime_install;
 
@@ -74,6 +75,8 @@ enum Command {
         /// The venv to check (default: $VIRTUAL_ENV, else ./.venv).
         venv: Option<PathBuf>,
     },
+    /// Make a venv and an app into one .wasm module any WASI host runs with nothing else.
+    Pack(pack::PackArgs),
 }
 
 /// `wasipy venv`'s limits, written to `pyvenv.cfg` when given (see `guest::limits`).
@@ -235,6 +238,7 @@ pub fn main(settings: &Settings) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Doctor { venv } => doctor::run(venv, settings),
+        Command::Pack(args) => pack::run(args, settings),
     }
 }
 

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use wasmtime::{Engine, Linker, Module, Store};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::WasiCtxBuilder;
-use wasmtime_wizer::{InstanceState, SnapshotVal, ValType, Wizer};
+use wasmtime_wizer::{InstanceState, ModuleContext, SnapshotVal, ValType, Wizer};
 
 /// The preinit module's export that initialises the interpreter's core and returns (run once, by Wizer).
 const INIT_EXPORT: &str = "wasipy.preinit";
@@ -127,12 +127,19 @@ fn wizen(engine: &Engine, id: &str, source: &Source) -> Result<Vec<u8>, Error> {
         func.call(&mut store, ())
             .map_err(|e| fail(format!("`{export}` trapped: {e}")))?;
     }
-    let mut state = State {
-        store: &mut store,
-        instance,
-    };
-    wasmtime_wasi::runtime::in_tokio(wizer.snapshot(&cx, &mut state))
-        .map_err(|e| fail(e.to_string()))
+    capture(&wizer, &cx, &mut store, instance).map_err(fail)
+}
+
+/// Wizer's new module from an instance of its instrumented module, initialised by the
+/// caller (also `wasipy pack`'s embedded filesystem).
+pub fn capture(
+    wizer: &Wizer,
+    cx: &ModuleContext<'_>,
+    store: &mut Store<WasiP1Ctx>,
+    instance: wasmtime::Instance,
+) -> Result<Vec<u8>, String> {
+    let mut state = State { store, instance };
+    wasmtime_wasi::runtime::in_tokio(wizer.snapshot(cx, &mut state)).map_err(|e| e.to_string())
 }
 
 /// The initialised instance, as Wizer reads it.

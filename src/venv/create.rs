@@ -49,6 +49,12 @@ const SHIMS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The names of the guest-side files every venv's site-packages gets (`wasipy pack` leaves
+/// them out).
+pub fn shim_names() -> impl Iterator<Item = &'static str> {
+    SHIMS.iter().map(|(name, _)| *name)
+}
+
 /// How `wasipy venv` was asked to make the venv.
 #[derive(Debug, Clone)]
 pub struct CreateOptions {

@@ -1,0 +1,212 @@
+//! `wasipy pack`: a venv and an app made into one WASI preview 1 command module that any
+//! stock host runs with nothing else: the venv's runtime, its site-packages and the app's
+//! files byte-compiled into the runtime's embedded filesystem ([`vfs`]), and the module's
+//! argv fixed to start the app ([`argv`]).
+//!
+//! No wasipy shim goes in: on a foreign host there is no bridge, so sockets, child
+//! processes and the rest fail with the runtime's own CPython exceptions.
+
+pub mod app;
+pub mod argv;
+pub mod check;
+pub mod stage;
+pub mod vfs;
+
+use crate::fsio::{self, PathError};
+use crate::runtime::Installed;
+use crate::settings::EngineSettings;
+use app::{App, APP_DIR};
+use std::path::{Path, PathBuf};
+
+const COMPILER: &str = include_str!("../../shims/_wasipy_pack.py");
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Io(#[from] PathError),
+    #[error("runtime {id} cannot be packed: {reason}; make the venv on the default runtime (wasipy venv --runtime cpython-3.12.0-wlr DIR) and pack that")]
+    NotPackable { id: String, reason: String },
+    #[error("`{pth}` puts `{target}`, outside the venv, on sys.path: a packed module could not hold it; install that code into the venv or remove the .pth file")]
+    PthOutside { pth: PathBuf, target: PathBuf },
+    #[error("{dist} is an editable install (`{path}`): its code stays in its project; reinstall it without -e (python -m pip install PROJECT_DIR) and pack again")]
+    Editable { dist: String, path: PathBuf },
+    #[error("`{path}` {reason}")]
+    Project { path: PathBuf, reason: String },
+    #[error("`{path}` has no [project.scripts] entry `{name}` (it has: {known})")]
+    NoEntry {
+        name: String,
+        path: PathBuf,
+        known: String,
+    },
+    #[error("project {project} is not installed in `{venv}`: run `{venv}/bin/python -m pip install .` in the project first")]
+    NotInstalled { project: String, venv: PathBuf },
+    #[error("byte-compiling the packed files with `{python}` failed ({status})")]
+    Compile { python: PathBuf, status: String },
+    #[error("embedding the files into the module failed: {0}")]
+    Embed(String),
+    #[error("setting the packed module's command line failed: {0}")]
+    Argv(String),
+}
+
+/// What to pack, gathered from the command line.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub venv: PathBuf,
+    pub app: App,
+    pub out: PathBuf,
+    /// Keep `.py` sources beside the bytecode (tracebacks then show source lines).
+    pub keep_source: bool,
+}
+
+/// What was packed, for the summary line.
+#[derive(Debug)]
+pub struct Packed {
+    pub size: u64,
+    pub runtime_size: u64,
+    pub files: stage::Count,
+    pub argv: Vec<String>,
+}
+
+/// Packs `opts.venv` (running `runtime`) and `opts.app` into `opts.out`, written whole and
+/// renamed into place.
+pub fn pack(
+    opts: &Options,
+    runtime: &Installed,
+    settings: &EngineSettings,
+) -> Result<Packed, Error> {
+    let wasm = std::fs::read(&runtime.wasm).map_err(fsio::read_err(&runtime.wasm))?;
+    if !vfs::packable(&wasm) {
+        return Err(Error::NotPackable {
+            id: runtime.manifest.id.clone(),
+            reason: format!("its module has no embedded filesystem (a wasi-vfs `{}` export) or is not a command", vfs::PACK_EXPORT),
+        });
+    }
+    let site = stage::site_packages(&opts.venv)?;
+    stage::check_site(&site, &opts.venv)?;
+    if let App::Entry(entry) = &opts.app {
+        require_installed(&site, &entry.project, &opts.venv)?;
+    }
+    let parent = opts
+        .out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    // Beside the output: the venv's python must see it to byte-compile (a sandboxed venv
+    // maps the working directory, where the output usually goes).
+    let staging = tempfile::Builder::new()
+        .prefix(".wasipy-pack-")
+        .tempdir_in(parent)
+        .map_err(fsio::write_err(parent))?;
+    let minor = runtime.minor_version();
+    let trees = stage_all(opts, &site, staging.path(), minor)?;
+    let mut files = stage::Count::default();
+    for (_, count) in &trees {
+        files.files += count.files;
+        files.bytes += count.bytes;
+    }
+    let trees: Vec<vfs::Tree> = trees.into_iter().map(|(t, _)| t).collect();
+    compile(&opts.venv, staging.path(), &trees, opts.keep_source)?;
+    let embedded = vfs::embed(&wasm, &trees, settings).map_err(Error::Embed)?;
+    let argv = opts.app.argv(minor, opts.keep_source);
+    let out = argv::rewrite(&embedded, &argv).map_err(Error::Argv)?;
+    fsio::write_atomically(&opts.out, &out)?;
+    Ok(Packed {
+        size: out.len() as u64,
+        runtime_size: wasm.len() as u64,
+        files,
+        argv,
+    })
+}
+
+/// Copies site-packages and the app into `staging`; returns the trees to embed.
+fn stage_all(
+    opts: &Options,
+    site: &Path,
+    staging: &Path,
+    minor: &str,
+) -> Result<Vec<(vfs::Tree, stage::Count)>, Error> {
+    let site_to = staging.join("site-packages");
+    let mut count = stage::copy_site(site, &site_to)?;
+    let app_to = staging.join("app");
+    match (&opts.app, opts.app.dir()) {
+        (App::Entry(entry), _) => {
+            fsio::write_atomically(&app_to.join(&entry.name), entry.launcher().as_bytes())?;
+        }
+        (_, Some(dir)) => {
+            let out = std::path::absolute(&opts.out).unwrap_or(opts.out.clone());
+            let dir = std::path::absolute(&dir).unwrap_or(dir);
+            let app = stage::copy_app(&dir, &app_to, &out)?;
+            count.files += app.files;
+            count.bytes += app.bytes;
+        }
+        _ => {}
+    }
+    // `/app` on sys.path for `-m` and console scripts, as the working directory is natively.
+    let pth = site_to.join("_wasipy_app.pth");
+    fsio::write_atomically(&pth, format!("{APP_DIR}\n").as_bytes())?;
+    let mut trees = vec![(
+        vfs::Tree {
+            host: site_to,
+            guest: format!("/usr/local/lib/python{minor}/site-packages"),
+        },
+        count,
+    )];
+    if app_to.is_dir() {
+        let tree = vfs::Tree {
+            host: app_to,
+            guest: APP_DIR.to_owned(),
+        };
+        trees.push((tree, stage::Count::default()));
+    }
+    Ok(trees)
+}
+
+/// Byte-compiles the staged trees with the venv's own interpreter (the runtime's bytecode).
+fn compile(
+    venv: &Path,
+    staging: &Path,
+    trees: &[vfs::Tree],
+    keep_source: bool,
+) -> Result<(), Error> {
+    let script = staging.join("_wasipy_pack.py");
+    fsio::write_atomically(&script, COMPILER.as_bytes())?;
+    let python = venv.join("bin").join("python");
+    let mut cmd = std::process::Command::new(&python);
+    cmd.args(["-I", "-B"]).arg(&script);
+    if keep_source {
+        cmd.arg("--keep-source");
+    }
+    for tree in trees {
+        cmd.arg(&tree.host).arg(&tree.guest);
+    }
+    let status = cmd.status().map_err(|e| Error::Compile {
+        python: python.clone(),
+        status: e.to_string(),
+    })?;
+    let _ = std::fs::remove_file(&script);
+    match status.success() {
+        true => Ok(()),
+        false => Err(Error::Compile {
+            python,
+            status: status.to_string(),
+        }),
+    }
+}
+
+/// A console script's project must be installed (not editable: [`stage::check_site`]).
+fn require_installed(site: &Path, project: &str, venv: &Path) -> Result<(), Error> {
+    let want = app::normalize(project);
+    let found = std::fs::read_dir(site)
+        .map_err(fsio::read_err(site))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .filter_map(|n| n.strip_suffix(".dist-info").map(str::to_owned))
+        .any(|n| app::normalize(n.split('-').next().unwrap_or("")) == want);
+    match found {
+        true => Ok(()),
+        false => Err(Error::NotInstalled {
+            project: project.to_owned(),
+            venv: venv.to_owned(),
+        }),
+    }
+}
