@@ -83,6 +83,8 @@ pub fn run(args: PackArgs, settings: &Settings) -> anyhow::Result<i32> {
         .clone()
         .or_else(|| settings.virtual_env.clone())
         .unwrap_or_else(|| PathBuf::from(".venv"));
+    // Absolute, so that errors name files the user can find from anywhere.
+    let venv_dir = std::path::absolute(&venv_dir)?;
     let venv = Venv::open(&venv_dir).with_context(|| {
         format!(
             "`{}` is not a wasipy venv; name one with --venv",

@@ -2,7 +2,7 @@
 //! `[project.scripts]` entry of a project's `pyproject.toml` (a console script at `/app`);
 //! and the guest command line that starts it.
 
-use super::Error;
+use super::error::Error;
 use std::path::{Path, PathBuf};
 
 /// The guest folder the app's files are packed at (also put on `sys.path`).

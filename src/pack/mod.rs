@@ -9,44 +9,24 @@
 pub mod app;
 pub mod argv;
 pub mod check;
+pub mod error;
 pub mod stage;
 pub mod vfs;
 
-use crate::fsio::{self, PathError};
+use crate::fsio;
 use crate::runtime::Installed;
 use crate::settings::EngineSettings;
 use app::{App, APP_DIR};
+pub use error::Error;
 use std::path::{Path, PathBuf};
 
 const COMPILER: &str = include_str!("../../shims/_wasipy_pack.py");
-
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error(transparent)]
-    Io(#[from] PathError),
-    #[error("runtime {id} cannot be packed: {reason}; make the venv on the default runtime (wasipy venv --runtime cpython-3.12.0-wlr DIR) and pack that")]
-    NotPackable { id: String, reason: String },
-    #[error("`{pth}` puts `{target}`, outside the venv, on sys.path: a packed module could not hold it; install that code into the venv or remove the .pth file")]
-    PthOutside { pth: PathBuf, target: PathBuf },
-    #[error("{dist} is an editable install (`{path}`): its code stays in its project; reinstall it without -e (python -m pip install PROJECT_DIR) and pack again")]
-    Editable { dist: String, path: PathBuf },
-    #[error("`{path}` {reason}")]
-    Project { path: PathBuf, reason: String },
-    #[error("`{path}` has no [project.scripts] entry `{name}` (it has: {known})")]
-    NoEntry {
-        name: String,
-        path: PathBuf,
-        known: String,
-    },
-    #[error("project {project} is not installed in `{venv}`: run `{venv}/bin/python -m pip install .` in the project first")]
-    NotInstalled { project: String, venv: PathBuf },
-    #[error("byte-compiling the packed files with `{python}` failed ({status})")]
-    Compile { python: PathBuf, status: String },
-    #[error("embedding the files into the module failed: {0}")]
-    Embed(String),
-    #[error("setting the packed module's command line failed: {0}")]
-    Argv(String),
-}
+/// The one shim a packed module gets, and the `.pth` line that loads it at start-up.
+const PACKED_SHIM: (&str, &str) = (
+    "_wasipy_packed.py",
+    include_str!("../../shims/_wasipy_packed.py"),
+);
+const PACKED_PTH: (&str, &str) = ("_wasipy_packed.pth", "import _wasipy_packed\n");
 
 /// What to pack, gathered from the command line.
 #[derive(Debug, Clone)]
@@ -110,6 +90,10 @@ pub fn pack(
     let argv = opts.app.argv(minor, opts.keep_source);
     let out = argv::rewrite(&embedded, &argv).map_err(Error::Argv)?;
     fsio::write_atomically(&opts.out, &out)?;
+    // A module to deploy, not a secret: readable like any file the user writes.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::Permissions::from_mode(0o644);
+    std::fs::set_permissions(&opts.out, mode).map_err(fsio::write_err(&opts.out))?;
     Ok(Packed {
         size: out.len() as u64,
         runtime_size: wasm.len() as u64,
@@ -141,9 +125,15 @@ fn stage_all(
         }
         _ => {}
     }
-    // `/app` on sys.path for `-m` and console scripts, as the working directory is natively.
-    let pth = site_to.join("_wasipy_app.pth");
-    fsio::write_atomically(&pth, format!("{APP_DIR}\n").as_bytes())?;
+    for (name, text) in [PACKED_SHIM, PACKED_PTH] {
+        fsio::write_atomically(&site_to.join(name), text.as_bytes())?;
+    }
+    // `/app` on sys.path for `-m` and console scripts, as the working directory is natively
+    // (a script's own folder is there already).
+    if !matches!(opts.app, App::Script(_)) {
+        let pth = site_to.join("_wasipy_app.pth");
+        fsio::write_atomically(&pth, format!("{APP_DIR}\n").as_bytes())?;
+    }
     let mut trees = vec![(
         vfs::Tree {
             host: site_to,

@@ -2,7 +2,7 @@
 //! without wasipy's shims and pip, and the app's folder; and the checks that refuse a venv
 //! whose code lives outside it.
 
-use super::Error;
+use super::error::Error;
 use crate::fsio::{read_err, write_err, PathError};
 use std::path::{Path, PathBuf};
 
