@@ -7,8 +7,12 @@ use std::path::PathBuf;
 pub enum Error {
     #[error(transparent)]
     Io(#[from] PathError),
-    #[error("runtime {id} cannot be packed: {reason}; make the venv on the default runtime (wasipy venv --runtime cpython-3.12.0-wlr DIR) and pack that")]
-    NotPackable { id: String, reason: String },
+    #[error("runtime {id} cannot be packed: {reason}; make the venv on the default runtime (wasipy venv --runtime {default} DIR) and pack that")]
+    NotPackable {
+        id: String,
+        reason: String,
+        default: String,
+    },
     #[error("`{pth}` puts `{target}`, outside the venv, on sys.path: a packed module could not hold it; install that code into the venv or remove the .pth file")]
     PthOutside { pth: PathBuf, target: PathBuf },
     #[error("{dist} is an editable install (`{path}`): its code stays in its project; reinstall it without -e (python -m pip install PROJECT_DIR) and pack again")]

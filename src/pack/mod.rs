@@ -58,6 +58,9 @@ pub fn pack(
     if !vfs::packable(&wasm) {
         return Err(Error::NotPackable {
             id: runtime.manifest.id.clone(),
+            default: crate::runtime::catalogue_entry(None)
+                .map(|e| e.id.clone())
+                .unwrap_or_else(|_| "ID".into()),
             reason: format!("its module has no embedded filesystem (a wasi-vfs `{}` export) or is not a command", vfs::PACK_EXPORT),
         });
     }

@@ -62,3 +62,47 @@ pub fn embed(wasm: &[u8], trees: &[Tree], settings: &EngineSettings) -> Result<V
         .map_err(|e| format!("`{PACK_EXPORT}` failed: {e}"))?;
     snapshot::capture(&wizer, &cx, &mut store, instance)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_encoder::{CodeSection, ExportKind, ExportSection, Function, FunctionSection};
+    use wasm_encoder::{Instruction, Module as Encoded, TypeSection};
+
+    /// A module with one empty function exported under each of `names`.
+    fn module_exporting(names: &[&str]) -> Vec<u8> {
+        let mut types = TypeSection::new();
+        types.ty().function([], []);
+        let mut functions = FunctionSection::new();
+        functions.function(0);
+        let mut exports = ExportSection::new();
+        for name in names {
+            exports.export(name, ExportKind::Func, 0);
+        }
+        let mut body = Function::new([]);
+        body.instruction(&Instruction::End);
+        let mut code = CodeSection::new();
+        code.function(&body);
+        let mut module = Encoded::new();
+        module
+            .section(&types)
+            .section(&functions)
+            .section(&exports)
+            .section(&code);
+        module.finish()
+    }
+
+    #[test]
+    fn only_a_wasi_vfs_command_is_packable() {
+        let table: &[(&[&str], bool)] = &[
+            (&["_start", PACK_EXPORT], true),
+            (&["_start"], false),
+            (&[PACK_EXPORT], false),
+            (&["_initialize", "run", PACK_EXPORT], false),
+        ];
+        for (exports, want) in table {
+            assert_eq!(packable(&module_exporting(exports)), *want, "{exports:?}");
+        }
+        assert!(!packable(b"not wasm"));
+    }
+}
