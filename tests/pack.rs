@@ -474,3 +474,35 @@ fn bad_arguments_say_what_to_do() {
     let out = wasipy().args(["pack"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "clap's usage error");
 }
+
+#[test]
+fn a_module_in_the_working_directory_is_packed_for_dash_m() {
+    let _turn = turn();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tool")).unwrap();
+    std::fs::write(dir.path().join("tool/__init__.py"), "").unwrap();
+    std::fs::write(
+        dir.path().join("tool/__main__.py"),
+        "import sys\nfrom rich.text import Text\nprint(Text('ran').plain, __name__, sys.argv[1:])\n",
+    )
+    .unwrap();
+    let native = run_ok(
+        python(&fixture().venv)
+            .current_dir(dir.path())
+            .args(["-m", "tool", "a"]),
+    );
+    assert_eq!(native, "ran __main__ ['a']\n");
+    let out = pack(dir.path(), &["-m", "tool", "--check", "--", "a"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), native);
+    assert!(
+        stderr(&out).contains("runs as: /usr/local/bin/python3.12 -m tool"),
+        "{}",
+        stderr(&out)
+    );
+    let (host, node) =
+        foreign_runs(dir.path(), &dir.path().join("tool.wasm"), &["a"], b"").remove(0);
+    assert_eq!(stdout(&node), native, "{host}: {}", stderr(&node));
+}
