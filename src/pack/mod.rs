@@ -64,7 +64,7 @@ pub fn pack(
             reason: format!("its module has no embedded filesystem (a wasi-vfs `{}` export) or is not a command", vfs::PACK_EXPORT),
         });
     }
-    let site = stage::site_packages(&opts.venv)?;
+    let site = crate::venv::create::site_packages(&opts.venv, runtime);
     stage::check_site(&site, &opts.venv)?;
     if let App::Entry(entry) = &opts.app {
         require_installed(&site, &entry.project, &opts.venv)?;
@@ -81,13 +81,7 @@ pub fn pack(
         .tempdir_in(parent)
         .map_err(fsio::write_err(parent))?;
     let minor = runtime.minor_version();
-    let trees = stage_all(opts, &site, staging.path(), minor)?;
-    let mut files = stage::Count::default();
-    for (_, count) in &trees {
-        files.files += count.files;
-        files.bytes += count.bytes;
-    }
-    let trees: Vec<vfs::Tree> = trees.into_iter().map(|(t, _)| t).collect();
+    let (trees, files) = stage_all(opts, &site, staging.path(), minor)?;
     compile(&opts.venv, staging.path(), &trees, opts.keep_source)?;
     let embedded = vfs::embed(&wasm, &trees, settings).map_err(Error::Embed)?;
     let argv = opts.app.argv(minor, opts.keep_source);
@@ -105,13 +99,14 @@ pub fn pack(
     })
 }
 
-/// Copies site-packages and the app into `staging`; returns the trees to embed.
+/// Copies site-packages and the app into `staging`; returns the trees to embed and what
+/// was copied.
 fn stage_all(
     opts: &Options,
     site: &Path,
     staging: &Path,
     minor: &str,
-) -> Result<Vec<(vfs::Tree, stage::Count)>, Error> {
+) -> Result<(Vec<vfs::Tree>, stage::Count), Error> {
     let site_to = staging.join("site-packages");
     let mut count = stage::copy_site(site, &site_to)?;
     let app_to = staging.join("app");
@@ -122,9 +117,7 @@ fn stage_all(
         (_, Some(dir)) => {
             let out = std::path::absolute(&opts.out).unwrap_or(opts.out.clone());
             let dir = std::path::absolute(&dir).unwrap_or(dir);
-            let app = stage::copy_app(&dir, &app_to, &out)?;
-            count.files += app.files;
-            count.bytes += app.bytes;
+            count += stage::copy_app(&dir, &app_to, &out)?;
         }
         _ => {}
     }
@@ -137,21 +130,17 @@ fn stage_all(
         let pth = site_to.join("_wasipy_app.pth");
         fsio::write_atomically(&pth, format!("{APP_DIR}\n").as_bytes())?;
     }
-    let mut trees = vec![(
-        vfs::Tree {
-            host: site_to,
-            guest: format!("/usr/local/lib/python{minor}/site-packages"),
-        },
-        count,
-    )];
+    let mut trees = vec![vfs::Tree {
+        host: site_to,
+        guest: format!("/usr/local/lib/python{minor}/site-packages"),
+    }];
     if app_to.is_dir() {
-        let tree = vfs::Tree {
+        trees.push(vfs::Tree {
             host: app_to,
             guest: APP_DIR.to_owned(),
-        };
-        trees.push((tree, stage::Count::default()));
+        });
     }
-    Ok(trees)
+    Ok((trees, count))
 }
 
 /// Byte-compiles the staged trees with the venv's own interpreter (the runtime's bytecode).

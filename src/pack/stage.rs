@@ -3,8 +3,8 @@
 //! whose code lives outside it.
 
 use super::error::Error;
-use crate::fsio::{read_err, write_err, PathError};
-use std::path::{Path, PathBuf};
+use crate::fsio::{read_err, write_err};
+use std::path::Path;
 
 /// What was copied: files and their bytes (before byte-compiling).
 #[derive(Debug, Default, Clone, Copy)]
@@ -13,19 +13,11 @@ pub struct Count {
     pub bytes: u64,
 }
 
-/// The venv's one `lib/pythonX.Y/site-packages`.
-pub fn site_packages(venv: &Path) -> Result<PathBuf, Error> {
-    let lib = venv.join("lib");
-    let entries = std::fs::read_dir(&lib).map_err(read_err(&lib))?;
-    entries
-        .filter_map(|e| e.ok())
-        .map(|e| e.path().join("site-packages"))
-        .find(|p| p.is_dir())
-        .ok_or_else(|| Error::Io(PathError::new("find site-packages in", &lib, not_found())))
-}
-
-fn not_found() -> std::io::Error {
-    std::io::Error::from(std::io::ErrorKind::NotFound)
+impl std::ops::AddAssign for Count {
+    fn add_assign(&mut self, other: Self) {
+        self.files += other.files;
+        self.bytes += other.bytes;
+    }
 }
 
 /// Refuses what a packed module could not hold: a `.pth` file adding a folder outside the

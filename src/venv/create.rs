@@ -141,7 +141,8 @@ pub fn compile_site_packages(venv: &Venv, runtime: &Installed) -> Result<(), Err
     }
 }
 
-fn site_packages(root: &Path, runtime: &Installed) -> PathBuf {
+/// A venv's `lib/pythonX.Y/site-packages` for `runtime` (also what `wasipy pack` copies).
+pub fn site_packages(root: &Path, runtime: &Installed) -> PathBuf {
     root.join("lib")
         .join(format!("python{}", runtime.minor_version()))
         .join("site-packages")
