@@ -222,6 +222,85 @@ fn a_packed_app_runs_the_same_on_every_host_without_the_venv() {
     }
 }
 
+/// --strip-stdlib: the planets app (rich pulls in much of the stdlib) still runs the same,
+/// from a smaller module; what nothing imports is gone, `--keep-stdlib` brings it back.
+#[test]
+fn the_stdlib_is_stripped_to_what_the_packed_code_imports() {
+    let _turn = turn();
+    let fx = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let full = dir.path().join("full.wasm");
+    run_ok(pack(fx.tmp.path(), &["app/main.py", "-o"]).arg(&full));
+    let slim = dir.path().join("slim.wasm");
+    let checked = output_with_stdin(
+        pack(fx.tmp.path(), &["app/main.py", "--strip-stdlib", "-o"])
+            .arg(&slim)
+            .args(["--check", "--", "one"]),
+        b"in\n",
+    );
+    assert_eq!(checked.status.code(), Some(3), "{}", stderr(&checked));
+    assert!(stdout(&checked).contains("│ Jupiter │    95 │"));
+    assert!(stdout(&checked).ends_with("args: ['one'] stdin: in\n"));
+    assert!(
+        stderr(&checked).contains("Stdlib: kept "),
+        "{}",
+        stderr(&checked)
+    );
+    let size = |p: &Path| std::fs::metadata(p).unwrap().len();
+    assert!(
+        size(&slim) + 500_000 < size(&full),
+        "{} vs {}",
+        size(&slim),
+        size(&full)
+    );
+    let node = foreign_runs(dir.path(), &slim, &["one"], b"in\n").swap_remove(0);
+    assert_eq!(node.0, "node");
+    assert_eq!(stdout(&node.1), stdout(&checked));
+
+    // A bare venv: nothing installed imports pydoc (rich.markdown's `__main__` block does).
+    let bare = dir.path().join("bare");
+    let (id, _) = default_runtime();
+    run_ok(
+        wasipy()
+            .arg("venv")
+            .arg(&bare)
+            .args(["--without-pip", "--runtime", &id]),
+    );
+    let probe = "import importlib.util, json\n\
+                 print([importlib.util.find_spec(m) is not None for m in ('json', 'xmlrpc', 'pydoc')])\n";
+    let app = dir.path().join("probe");
+    std::fs::create_dir(&app).unwrap();
+    std::fs::write(app.join("probe.py"), probe).unwrap();
+    let strip = |extra: &[&str]| {
+        wasipy()
+            .current_dir(&app)
+            .args(["pack", "probe.py", "--strip-stdlib", "--check", "--venv"])
+            .arg(&bare)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    for (extra, want) in [
+        (&[][..], "[True, False, False]\n"),
+        (
+            &["--keep-stdlib", "xmlrpc.client"][..],
+            "[True, True, False]\n",
+        ),
+        (&["--keep-stdlib", "pydoc"][..], "[True, False, True]\n"),
+    ] {
+        let out = strip(extra);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(stdout(&out), want, "{extra:?}");
+    }
+    let out = wasipy()
+        .current_dir(&app)
+        .args(["pack", "probe.py", "--keep-stdlib", "json", "--venv"])
+        .arg(&bare)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
 #[test]
 fn a_project_scripts_entry_is_packed_from_the_project() {
     let _turn = turn();

@@ -38,6 +38,14 @@ pub struct PackArgs {
     /// Keep the `.py` sources beside the bytecode (tracebacks show source lines).
     #[arg(long)]
     keep_source: bool,
+    /// Leave out the stdlib modules nothing packed imports (found statically: every
+    /// packed module's imports, followed through the stdlib).
+    #[arg(long)]
+    strip_stdlib: bool,
+    /// With --strip-stdlib, keep this stdlib module and what it imports too (for a module
+    /// imported only by a computed name); repeatable.
+    #[arg(long, value_name = "MODULE", requires = "strip_stdlib")]
+    keep_stdlib: Vec<String>,
     /// Then run the packed module in wasipy's engine with no host directories, no
     /// environment and no bridge, with ARGS.
     #[arg(long)]
@@ -102,6 +110,8 @@ pub fn run(args: PackArgs, settings: &Settings) -> anyhow::Result<i32> {
         app,
         out: out.clone(),
         keep_source: args.keep_source,
+        strip_stdlib: args.strip_stdlib,
+        keep_stdlib: args.keep_stdlib.clone(),
     };
     let started = std::time::Instant::now();
     let packed = pack::pack(&opts, &runtime, &settings.engine)?;
@@ -116,6 +126,15 @@ pub fn run(args: PackArgs, settings: &Settings) -> anyhow::Result<i32> {
         started.elapsed().as_secs_f64(),
         packed.argv.join(" "),
     );
+    if let Some(stdlib) = &packed.stdlib {
+        eprintln!(
+            "Stdlib: kept {} of {} modules ({:.1} MB of {:.1} MB compressed)",
+            stdlib.kept,
+            stdlib.modules,
+            mb(stdlib.bytes.1),
+            mb(stdlib.bytes.0),
+        );
+    }
     if !args.check {
         return Ok(0);
     }

@@ -27,8 +27,14 @@ pub enum Error {
     },
     #[error("project {project} is not installed in `{venv}`: run `{venv}/bin/python -m pip install .` in the project first")]
     NotInstalled { project: String, venv: PathBuf },
-    #[error("byte-compiling the packed files with `{python}` failed ({status})")]
-    Compile { python: PathBuf, status: String },
+    #[error("`{python} {script}` over the packed files failed ({status})")]
+    Compile {
+        python: PathBuf,
+        script: String,
+        status: String,
+    },
+    #[error("--strip-stdlib: {0}; pack without --strip-stdlib")]
+    Stdlib(String),
     #[error("embedding the files into the module failed: {0}")]
     Embed(String),
     #[error("setting the packed module's command line failed: {0}")]

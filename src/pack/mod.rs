@@ -10,7 +10,9 @@ pub mod app;
 pub mod argv;
 pub mod check;
 pub mod error;
+mod guest;
 pub mod stage;
+pub mod stdlib;
 pub mod vfs;
 
 use crate::fsio;
@@ -20,7 +22,12 @@ use app::{App, APP_DIR};
 pub use error::Error;
 use std::path::{Path, PathBuf};
 
-const COMPILER: &str = include_str!("../../shims/_wasipy_pack.py");
+const COMPILER: (&str, &str) = (
+    "_wasipy_pack.py",
+    include_str!("../../shims/_wasipy_pack.py"),
+);
+/// Where the runtime was built to live, in the guest: its stdlib and site-packages are there.
+const PREFIX: &str = "/usr/local";
 /// The one shim a packed module gets, and the `.pth` line that loads it at start-up.
 const PACKED_SHIM: (&str, &str) = (
     "_wasipy_packed.py",
@@ -36,6 +43,10 @@ pub struct Options {
     pub out: PathBuf,
     /// Keep `.py` sources beside the bytecode (tracebacks then show source lines).
     pub keep_source: bool,
+    /// Leave out the stdlib modules nothing packed imports ([`stdlib`]).
+    pub strip_stdlib: bool,
+    /// Stdlib modules kept (with what they import) though nothing imports them by name.
+    pub keep_stdlib: Vec<String>,
 }
 
 /// What was packed, for the summary line.
@@ -45,6 +56,16 @@ pub struct Packed {
     pub runtime_size: u64,
     pub files: stage::Count,
     pub argv: Vec<String>,
+    /// With --strip-stdlib: the stdlib's modules before and after, and the ZIP's bytes.
+    pub stdlib: Option<StdlibFigures>,
+}
+
+/// What --strip-stdlib left: modules before and kept, the ZIP's size before and after.
+#[derive(Debug)]
+pub struct StdlibFigures {
+    pub modules: usize,
+    pub kept: usize,
+    pub bytes: (u64, u64),
 }
 
 /// Packs `opts.venv` (running `runtime`) and `opts.app` into `opts.out`, written whole and
@@ -83,7 +104,22 @@ pub fn pack(
     let minor = runtime.minor_version();
     let (trees, files) = stage_all(opts, &site, staging.path(), minor)?;
     compile(&opts.venv, staging.path(), &trees, opts.keep_source)?;
-    let embedded = vfs::embed(&wasm, &trees, settings).map_err(Error::Embed)?;
+    let stripped = match opts.strip_stdlib {
+        true => {
+            let zip = format!("{PREFIX}/lib/python{}.zip", minor.replace('.', ""));
+            let keep = &opts.keep_stdlib;
+            Some(stdlib::strip(
+                &opts.venv,
+                staging.path(),
+                &trees,
+                &zip,
+                keep,
+            )?)
+        }
+        false => None,
+    };
+    let swap = stripped.as_ref().map(|s| &s.swap);
+    let embedded = vfs::embed(&wasm, &trees, swap, settings).map_err(Error::Embed)?;
     let argv = opts.app.argv(minor, opts.keep_source);
     let out = argv::rewrite(&embedded, &argv).map_err(Error::Argv)?;
     fsio::write_atomically(&opts.out, &out)?;
@@ -96,6 +132,11 @@ pub fn pack(
         runtime_size: wasm.len() as u64,
         files,
         argv,
+        stdlib: stripped.map(|s| StdlibFigures {
+            modules: s.modules,
+            kept: s.kept,
+            bytes: (s.swap.old.len() as u64, s.swap.new.len() as u64),
+        }),
     })
 }
 
@@ -132,7 +173,7 @@ fn stage_all(
     }
     let mut trees = vec![vfs::Tree {
         host: site_to,
-        guest: format!("/usr/local/lib/python{minor}/site-packages"),
+        guest: format!("{PREFIX}/lib/python{minor}/site-packages"),
     }];
     if app_to.is_dir() {
         trees.push(vfs::Tree {
@@ -150,29 +191,14 @@ fn compile(
     trees: &[vfs::Tree],
     keep_source: bool,
 ) -> Result<(), Error> {
-    let script = staging.join("_wasipy_pack.py");
-    fsio::write_atomically(&script, COMPILER.as_bytes())?;
-    let python = venv.join("bin").join("python");
-    let mut cmd = std::process::Command::new(&python);
-    cmd.args(["-I", "-B"]).arg(&script);
+    let mut args: Vec<std::ffi::OsString> = Vec::new();
     if keep_source {
-        cmd.arg("--keep-source");
+        args.push("--keep-source".into());
     }
     for tree in trees {
-        cmd.arg(&tree.host).arg(&tree.guest);
+        args.extend([tree.host.clone().into(), tree.guest.clone().into()]);
     }
-    let status = cmd.status().map_err(|e| Error::Compile {
-        python: python.clone(),
-        status: e.to_string(),
-    })?;
-    let _ = std::fs::remove_file(&script);
-    match status.success() {
-        true => Ok(()),
-        false => Err(Error::Compile {
-            python,
-            status: status.to_string(),
-        }),
-    }
+    guest::run(venv, staging, COMPILER, &args)
 }
 
 /// A console script's project must be installed (not editable: [`stage::check_site`]).
