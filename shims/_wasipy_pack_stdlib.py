@@ -6,7 +6,8 @@ Every module under each staged TREE (the app and site-packages, already byte-com
 a root, and so is each ``--keep`` NAME; ``modulefinder`` follows their imports, function
 bodies included, through the stdlib. A name imported only at run time
 (``importlib.import_module("x")``) is not seen: ``--keep`` names it. Writes ``OUT/keep.txt``
-(the stdlib modules reached, one a line) and ``OUT/stdlib.zip``, a copy of the runtime's
+(the stdlib modules reached, one a line), ``OUT/unknown.txt`` (the ``--keep`` names that
+are no stdlib module) and ``OUT/stdlib.zip``, a copy of the runtime's
 embedded stdlib ZIP, which wasipy trims and finds again in the module's memory.
 """
 
@@ -90,8 +91,10 @@ def scan_root(finder, tree, path, index):
 
 
 def reached(trees, keep):
-    """The stdlib module names reachable from the trees' modules and ``keep``."""
+    """The stdlib module names reachable from the trees' modules and ``keep``, and the
+    names in ``keep`` that are no stdlib module (a typo, or a package of site-packages)."""
     lib = stdlib_dir()
+    inside = lib + os.sep
     finder = Finder(lib, [*trees, lib, os.path.join(lib, "lib-dynload")])
     for name in [*ALWAYS, *keep]:
         try:
@@ -103,10 +106,9 @@ def reached(trees, keep):
         for path in module_files(tree):
             scan_root(finder, tree, path, index)
             index += 1
-    inside = lib + os.sep
-    return sorted(
-        name for name, m in finder.modules.items() if (m.__file__ or "").startswith(inside)
-    )
+    in_stdlib = {n for n, m in finder.modules.items() if (m.__file__ or "").startswith(inside)}
+    known = in_stdlib | set(sys.builtin_module_names)
+    return sorted(in_stdlib), [name for name in keep if name not in known]
 
 
 def parse(argv):
@@ -124,11 +126,12 @@ def parse(argv):
 
 
 def main(argv):
-    """Writes OUT/keep.txt and OUT/stdlib.zip."""
+    """Writes OUT/keep.txt, OUT/unknown.txt and OUT/stdlib.zip."""
     out, zip_path, keep, trees = parse(argv)
-    names = reached(trees, keep)
-    with open(os.path.join(out, "keep.txt"), "w", encoding="utf-8") as f:
-        f.writelines(f"{name}\n" for name in names)
+    names, unknown = reached(trees, keep)
+    for file, lines in [("keep.txt", names), ("unknown.txt", unknown)]:
+        with open(os.path.join(out, file), "w", encoding="utf-8") as f:
+            f.writelines(f"{line}\n" for line in lines)
     shutil.copyfile(zip_path, os.path.join(out, "stdlib.zip"))
 
 

@@ -292,6 +292,13 @@ fn the_stdlib_is_stripped_to_what_the_packed_code_imports() {
         assert!(out.status.success(), "{}", stderr(&out));
         assert_eq!(stdout(&out), want, "{extra:?}");
     }
+    let out = strip(&["--keep-stdlib", "xmlrpc.clien", "--keep-stdlib", "rich"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out).trim_end(),
+        "wasipy: error: --keep-stdlib xmlrpc.clien, rich: not a module of this runtime's stdlib; \
+         name one as `import` does (xmlrpc.client)"
+    );
     let out = wasipy()
         .current_dir(&app)
         .args(["pack", "probe.py", "--keep-stdlib", "json", "--venv"])

@@ -35,6 +35,8 @@ pub enum Error {
     },
     #[error("--strip-stdlib: {0}; pack without --strip-stdlib")]
     Stdlib(String),
+    #[error("--keep-stdlib {0}: not a module of this runtime's stdlib; name one as `import` does (xmlrpc.client)")]
+    UnknownStdlib(String),
     #[error("embedding the files into the module failed: {0}")]
     Embed(String),
     #[error("setting the packed module's command line failed: {0}")]

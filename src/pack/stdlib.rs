@@ -46,8 +46,16 @@ pub fn strip(
     }
     args.extend(trees.iter().map(|t| t.host.clone().into()));
     guest::run(venv, staging, FINDER, &args)?;
-    let list = out.join("keep.txt");
-    let text = std::fs::read_to_string(&list).map_err(fsio::read_err(&list))?;
+    let read = |name: &str| {
+        let list = out.join(name);
+        std::fs::read_to_string(&list).map_err(fsio::read_err(&list))
+    };
+    let unknown = read("unknown.txt")?;
+    if !unknown.is_empty() {
+        let names: Vec<&str> = unknown.lines().collect();
+        return Err(Error::UnknownStdlib(names.join(", ")));
+    }
+    let text = read("keep.txt")?;
     let reached: HashSet<&str> = text.lines().collect();
     let path = out.join("stdlib.zip");
     let old = std::fs::read(&path).map_err(fsio::read_err(&path))?;
