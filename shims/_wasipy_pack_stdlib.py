@@ -17,9 +17,9 @@ import shutil
 import sys
 
 # Roots whatever the app: what a packed interpreter imports before the app runs (`site`,
-# `runpy` for -m, the codecs by name) and modules CPython's C code imports by name when a
+# `runpy` for -m; the codecs are in WHOLE) and modules CPython's C code imports by name when a
 # feature is used (`time.strptime`, pickling, printing a warning or a traceback).
-ALWAYS = ("site", "runpy", "encodings", "warnings", "linecache", "traceback", "_strptime",
+ALWAYS = ("site", "runpy", "warnings", "linecache", "traceback", "_strptime",
           "copyreg", "_compat_pickle")
 
 # Tools for a person at a prompt, which a packed module (its command line fixed to the app)
@@ -44,6 +44,21 @@ class Finder(modulefinder.ModuleFinder):
         if from_stdlib and name in PROMPT_TOOLS and top not in PROMPT_TOOLS:
             return None
         return super().import_hook(name, caller, fromlist, level)
+
+
+# Kept whole: their modules are imported by computed names (a codec by its name,
+# sysconfig's data by the platform's).
+WHOLE = ("encodings", "_sysconfigdata_")
+
+
+def whole_modules(lib):
+    """The stdlib modules under :data:`WHOLE`, by name (``encodings.idna``...)."""
+    for name in sorted(os.listdir(lib)):
+        if name.startswith(WHOLE) and name.endswith(".pyc"):
+            yield name[: -len(".pyc")]
+    for name in sorted(os.listdir(os.path.join(lib, "encodings"))):
+        if name.endswith(".pyc") and name != "__init__.pyc":
+            yield f"encodings.{name[: -len('.pyc')]}"
 
 
 def stdlib_dir():
@@ -96,7 +111,7 @@ def reached(trees, keep):
     lib = stdlib_dir()
     inside = lib + os.sep
     finder = Finder(lib, [*trees, lib, os.path.join(lib, "lib-dynload")])
-    for name in [*ALWAYS, *keep]:
+    for name in [*ALWAYS, *whole_modules(lib), *keep]:
         try:
             finder.import_hook(name)
         except Exception:  # noqa: BLE001 - built-in, frozen-only or wasipy's own: nothing to keep

@@ -28,7 +28,7 @@ pub enum Error {
     #[error("project {project} is not installed in `{venv}`: run `{venv}/bin/python -m pip install .` in the project first")]
     NotInstalled { project: String, venv: PathBuf },
     #[error("`{python} {script}` over the packed files failed ({status})")]
-    Compile {
+    Helper {
         python: PathBuf,
         script: String,
         status: String,

@@ -24,7 +24,7 @@ pub fn run(
         .args(args)
         .status();
     let _ = std::fs::remove_file(&script);
-    let fail = |status: String| Error::Compile {
+    let fail = |status: String| Error::Helper {
         python: python.clone(),
         script: name.to_owned(),
         status,

@@ -104,18 +104,15 @@ pub fn pack(
     let minor = runtime.minor_version();
     let (trees, files) = stage_all(opts, &site, staging.path(), minor)?;
     compile(&opts.venv, staging.path(), &trees, opts.keep_source)?;
+    let zip = format!("{PREFIX}/lib/python{}.zip", minor.replace('.', ""));
     let stripped = match opts.strip_stdlib {
-        true => {
-            let zip = format!("{PREFIX}/lib/python{}.zip", minor.replace('.', ""));
-            let keep = &opts.keep_stdlib;
-            Some(stdlib::strip(
-                &opts.venv,
-                staging.path(),
-                &trees,
-                &zip,
-                keep,
-            )?)
-        }
+        true => Some(stdlib::strip(
+            &opts.venv,
+            staging.path(),
+            &trees,
+            &zip,
+            &opts.keep_stdlib,
+        )?),
         false => None,
     };
     let swap = stripped.as_ref().map(|s| &s.swap);

@@ -17,10 +17,6 @@ const FINDER: (&str, &str) = (
     include_str!("../../shims/_wasipy_pack_stdlib.py"),
 );
 
-/// Packages kept whole: their modules are imported by computed names (a codec by its
-/// name, sysconfig's data by the platform's).
-const ALWAYS: &[&str] = &["encodings", "_sysconfigdata_"];
-
 /// The stdlib ZIP before and after, and how many modules it held and holds.
 #[derive(Debug)]
 pub struct Stripped {
@@ -75,14 +71,9 @@ fn module_of(entry: &str) -> Option<String> {
     Some(stem.replace('/', "."))
 }
 
-/// Whether entry `name` stays: a module reached or kept whole, or a data file.
+/// Whether entry `name` stays: a module reached, or a data file.
 fn keeps(name: &str, reached: &HashSet<&str>) -> bool {
-    match module_of(name) {
-        None => true,
-        Some(module) => {
-            reached.contains(module.as_str()) || ALWAYS.iter().any(|p| module.starts_with(p))
-        }
-    }
+    module_of(name).is_none_or(|module| reached.contains(module.as_str()))
 }
 
 /// `zip` with only the entries [`keeps`] says stay (folders where one of theirs does);
@@ -106,8 +97,7 @@ fn trim(zip: &[u8], reached: &HashSet<&str>) -> Result<(Vec<u8>, usize, usize), 
             writer.raw_copy_file(entry).map_err(bad)?;
         }
     }
-    let modules = |names: &[&String]| names.iter().filter(|n| module_of(n).is_some()).count();
-    let before = modules(&files);
+    let before = files.iter().filter(|n| module_of(n).is_some()).count();
     let after = kept.iter().filter(|n| module_of(n).is_some()).count();
     let out = writer.finish().map_err(bad)?.into_inner();
     Ok((out, before, after))
@@ -134,7 +124,7 @@ mod tests {
     }
 
     #[test]
-    fn only_what_is_reached_stays_copied_raw() {
+    fn only_what_is_reached_and_data_files_stay_copied_raw() {
         let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
         let deflated = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated);
@@ -158,7 +148,14 @@ mod tests {
             }
         }
         let old = writer.finish().unwrap().into_inner();
-        let reached: HashSet<&str> = ["email", "email.parser", "os"].into();
+        let reached: HashSet<&str> = [
+            "email",
+            "email.parser",
+            "os",
+            "encodings.idna",
+            "_sysconfigdata__wasi_wasm32-wasi",
+        ]
+        .into();
         let (new, before, after) = trim(&old, &reached).unwrap();
         assert_eq!((before, after), (6, 4));
         let mut archive = zip::ZipArchive::new(Cursor::new(&new)).unwrap();

@@ -90,7 +90,7 @@ pub fn embed(
 /// one node whose count and pointer are the old file's is the one to change.
 fn swap_file(memory: &mut [u8], swap: &Swap) -> Result<(), String> {
     let (old, new) = (&swap.old, &swap.new);
-    if new.len() > old.len() || u32::try_from(memory.len()).is_err() {
+    if new.len() > old.len() {
         return Err("the new file is larger than the old".into());
     }
     // The same bytes may be there more than once (an app folder holding a packed module):
@@ -114,7 +114,8 @@ fn swap_file(memory: &mut [u8], swap: &Swap) -> Result<(), String> {
     Ok(())
 }
 
-/// The offsets of the `count` fields of file nodes holding `len` bytes at `at`.
+/// The offsets of the `count` fields of file nodes holding `len` bytes at `at` (a wasm32
+/// memory: offsets fit in 32 bits).
 fn node_of(memory: &[u8], at: usize, len: usize) -> Vec<usize> {
     let (len, ptr) = ((len as u32).to_le_bytes(), (at as u32).to_le_bytes());
     (4..memory.len().saturating_sub(8))
